@@ -1,0 +1,179 @@
+// The one place that chooses and loads a TF.js backend. Everything else in lora-lab is backend-agnostic.
+// Order from fastest to slowest where each exists: node-gpu (libtensorflow + CUDA), node (libtensorflow CPU),
+// webgpu (Dawn through the `webgpu` package: Vulkan/Metal/D3D12), wasm (XNNPACK, SIMD), cpu (plain JS).
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+
+export const BACKENDS = ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface BackendInfo {
+  /** Our name for it. */
+  readonly name: BackendName;
+  /** TF.js's own name (`tf.getBackend()`): 'tensorflow' for node and node-gpu. */
+  readonly tfName: string;
+  /** Why this one: for `auto`, which were tried and why they were passed over. */
+  readonly reason: string;
+  /** For webgpu: the adapter's vendor/architecture ('software' = a CPU rasteriser such as lavapipe). */
+  readonly adapter?: string;
+}
+
+export interface UseBackendOptions {
+  /**
+   * For webgpu under `auto`: accept a software adapter (lavapipe/SwiftShader). They run the same code path as a
+   * GPU but are slower than wasm for small models, so `auto` passes over them unless this is true.
+   * @default false
+   */
+  allowSoftwareGpu?: boolean;
+  /** Where `auto` reports its one line. @default console.log; pass null for silence */
+  log?: ((line: string) => void) | null;
+}
+
+/** A backend asked for by name that cannot load: the message names what to install. */
+export class BackendUnavailableError extends Error {
+  override readonly name = 'BackendUnavailableError';
+}
+
+const requireHere = createRequire(import.meta.url);
+let current: BackendInfo | undefined;
+
+/** Parses a backend name (from LORA_LAB_BACKEND or --backend); an unknown one lists the valid ones. */
+export function parseBackendName(value: string): BackendName | 'auto' {
+  const v = value.trim().toLowerCase();
+  if (v === 'auto' || (BACKENDS as readonly string[]).includes(v)) return v as BackendName | 'auto';
+  throw new Error(`unknown backend '${value}'; valid backends: auto, ${BACKENDS.join(', ')}`);
+}
+
+/** The backend in use, once `useBackend` has run. */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}
+
+/**
+ * Loads and activates a backend. `name` defaults to $LORA_LAB_BACKEND, else 'auto'.
+ * By name: that backend or a BackendUnavailableError saying what to install (never a silent fallback).
+ * 'auto': the fastest that loads, and one line saying which and why.
+ */
+export async function useBackend(
+  name: string = process.env['LORA_LAB_BACKEND'] ?? 'auto',
+  options: UseBackendOptions = {},
+): Promise<BackendInfo> {
+  const wanted = parseBackendName(name);
+  if (wanted !== 'auto') {
+    const info = await load(wanted, `asked for by name`);
+    if (typeof info === 'string') throw new BackendUnavailableError(info);
+    current = info;
+    return info;
+  }
+  const passed: string[] = [];
+  for (const candidate of BACKENDS) {
+    const info = await load(candidate, '', options.allowSoftwareGpu ?? false);
+    if (typeof info === 'string') {
+      passed.push(`${candidate}: ${shortReason(info)}`);
+      continue;
+    }
+    const reason = passed.length ? `auto; passed over ${passed.join('; ')}` : 'auto; the fastest available';
+    current = { ...info, reason };
+    const log = options.log === undefined ? console.log : options.log;
+    log?.(`lora-lab backend: ${candidate} (${reason})`);
+    return current;
+  }
+  throw new BackendUnavailableError('no TF.js backend could be loaded, not even cpu');
+}
+
+/**
+ * Lets the process exit after webgpu was used (a live GPU device keeps Node's event loop alive).
+ * Safe to call for any backend.
+ */
+export function releaseBackend(): void {
+  if (current?.name === 'webgpu') {
+    tf.engine().reset();
+    delete (globalThis as { navigator?: unknown }).navigator;
+  }
+  current = undefined;
+}
+
+function shortReason(message: string): string {
+  return message.split(':')[0]!.replace(/^backend '[a-z-]+' /, '');
+}
+
+/** Loads one backend. Returns a message (not an error) when it cannot, so `auto` can move on. */
+async function load(name: BackendName, reason: string, allowSoftwareGpu = true): Promise<BackendInfo | string> {
+  switch (name) {
+    case 'node-gpu':
+    case 'node': {
+      const pkg = name === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+      try {
+        requireHere(pkg); // registers the 'tensorflow' backend on the shared tfjs-core
+      } catch (e) {
+        const why = (e as Error).message.split('\n')[0];
+        const extra =
+          name === 'node-gpu'
+            ? ' (needs CUDA 11.2 + cuDNN 8.1; its install downloads libtensorflow, so it needs internet)'
+            : ' (its install downloads libtensorflow, so it needs internet)';
+        return `backend '${name}' not installed: run \`npm install ${pkg}@4.22.0\`${extra}; load error: ${why}`;
+      }
+      if (!(await tf.setBackend('tensorflow'))) return `backend '${name}' installed but failed to initialise`;
+      return { name, tfName: 'tensorflow', reason };
+    }
+    case 'webgpu': {
+      const gpuInfo = await loadWebgpu(allowSoftwareGpu);
+      if (typeof gpuInfo === 'string') return gpuInfo;
+      if (!(await tf.setBackend('webgpu'))) return `backend 'webgpu' failed to initialise on ${gpuInfo.adapter}`;
+      return { name, tfName: 'webgpu', reason, adapter: gpuInfo.adapter };
+    }
+    case 'wasm': {
+      try {
+        await import('@tensorflow/tfjs-backend-wasm');
+      } catch (e) {
+        return `backend 'wasm' not installed: run \`npm install @tensorflow/tfjs-backend-wasm@4.22.0\`: ${(e as Error).message}`;
+      }
+      if (!(await tf.setBackend('wasm'))) return `backend 'wasm' failed to initialise`;
+      return { name, tfName: 'wasm', reason };
+    }
+    case 'cpu':
+      await tf.setBackend('cpu');
+      return { name, tfName: 'cpu', reason };
+  }
+}
+
+/**
+ * Makes `navigator.gpu` exist (Dawn) before the TF.js webgpu backend is imported: that backend registers itself
+ * only if it sees navigator.gpu at import time. Returns the adapter's description or why it cannot.
+ */
+async function loadWebgpu(allowSoftware: boolean): Promise<{ adapter: string } | string> {
+  const g = globalThis as { navigator?: { gpu?: GPU } };
+  if (g.navigator?.gpu === undefined) {
+    let webgpu: { create: (flags: string[]) => GPU; globals: object };
+    try {
+      webgpu = (await import('webgpu')) as unknown as typeof webgpu;
+    } catch (e) {
+      return `backend 'webgpu' not installed: run \`npm install webgpu\`: ${(e as Error).message}`;
+    }
+    Object.assign(globalThis, webgpu.globals);
+    // Node 21+ defines a read-only navigator; keep its fields and add gpu.
+    const gpu = webgpu.create([]);
+    if (g.navigator === undefined) g.navigator = { gpu };
+    else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  }
+  const adapter = await g.navigator!.gpu!.requestAdapter();
+  if (adapter === null) {
+    return (
+      "backend 'webgpu' found no GPU adapter: install a Vulkan driver " +
+      '(Debian/Ubuntu without a GPU: libvulkan1 + mesa-vulkan-drivers, from bookworm-backports on Debian 12; ' +
+      'see README "No Vulkan")'
+    );
+  }
+  const info = (adapter as unknown as { info?: GPUAdapterInfo }).info;
+  const desc = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') : 'unknown adapter';
+  const software = info?.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(desc);
+  if (software && !allowSoftware) {
+    return `backend 'webgpu' adapter is ${desc}: a CPU rasteriser, slower than wasm for small models`;
+  }
+  try {
+    await import('@tensorflow/tfjs-backend-webgpu');
+  } catch (e) {
+    return `backend 'webgpu' not installed: run \`npm install @tensorflow/tfjs-backend-webgpu@4.22.0\`: ${(e as Error).message}`;
+  }
+  return { adapter: desc || 'unknown adapter' };
+}

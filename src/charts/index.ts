@@ -1,0 +1,4 @@
+// Charts: Vega-Lite specs as plain JSON, rendered to SVG/PNG headless, shown in notebooks or saved as files.
+export * from './spec.js';
+export { renderSvg, renderPng, svgToPng, type PngOptions } from './render.js';
+export { saveChart } from './save.js';
