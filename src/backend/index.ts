@@ -59,6 +59,7 @@ export async function useBackend(
   options: UseBackendOptions = {},
 ): Promise<BackendInfo> {
   const wanted = parseBackendName(name);
+  quietCpuGreeting();
   if (wanted !== 'auto') {
     const info = await load(wanted, `asked for by name`);
     if (typeof info === 'string') throw new BackendUnavailableError(info);
@@ -91,6 +92,15 @@ export function releaseBackend(): void {
     delete (globalThis as { navigator?: unknown }).navigator;
   }
   current = undefined;
+}
+
+/**
+ * The cpu backend greets Node users on first use with a console.warn suggesting tfjs-node; `auto` already says
+ * which backends were passed over and why, and in a notebook that warning is unexpected stderr.
+ */
+function quietCpuGreeting(): void {
+  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (cpu !== null && 'firstUse' in cpu) cpu.firstUse = false;
 }
 
 function shortReason(message: string): string {

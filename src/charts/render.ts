@@ -18,8 +18,14 @@ function dejavuSans(): string {
 
 /** The spec as an SVG document. Throws on an invalid spec with Vega-Lite's message. */
 export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
-  // vega-lite's TopLevelSpec type is a deep union; our specs are plain JSON checked by vega-lite at compile time.
-  const vgSpec = compile(spec as unknown as Parameters<typeof compile>[0]).spec;
+  // A deep copy: vega tags data rows in place (Symbol(vega_id)); the caller's spec and rows stay untouched.
+  const copy = JSON.parse(JSON.stringify(spec)) as Parameters<typeof compile>[0];
+  let vgSpec: ReturnType<typeof compile>['spec'];
+  try {
+    vgSpec = compile(copy).spec;
+  } catch (e) {
+    throw new Error(`invalid Vega-Lite spec: ${(e as Error).message}`);
+  }
   const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
   try {
     return await view.toSVG();

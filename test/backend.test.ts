@@ -1,0 +1,73 @@
+// The backend module: named backends load or fail with an install hint; webgpu runs on Mesa's lavapipe in CI.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { BACKENDS, parseBackendName, releaseBackend, useBackend } from '../src/backend/index.js';
+
+describe('backend choice', () => {
+  after(() => releaseBackend());
+
+  it('an unknown backend name lists the valid ones', async () => {
+    await assert.rejects(useBackend('tpu'), {
+      message: "unknown backend 'tpu'; valid backends: auto, node-gpu, node, webgpu, wasm, cpu",
+    });
+    assert.equal(parseBackendName(' WASM '), 'wasm');
+  });
+
+  it("asking for 'node' where tfjs-node is absent is a one-line error naming the fix", async (t) => {
+    let installed = true;
+    try {
+      await import('@tensorflow/tfjs-node' as string);
+    } catch {
+      installed = false;
+    }
+    if (installed) return t.skip('@tensorflow/tfjs-node is installed on this machine');
+    await assert.rejects(useBackend('node'), (e: Error) => {
+      assert.equal(e.name, 'BackendUnavailableError');
+      assert.ok(!e.message.includes('\n'), 'one line');
+      assert.match(e.message, /npm install @tensorflow\/tfjs-node@4\.22\.0/);
+      return true;
+    });
+  });
+
+  it('cpu and wasm load by name and compute the same matMul', async () => {
+    const a = [[1, 2, 3], [4, 5, 6]];
+    const b = [[1, 0], [0, 1], [2, -1]];
+    const results: number[][][] = [];
+    for (const name of ['cpu', 'wasm']) {
+      const info = await useBackend(name);
+      assert.equal(info.name, name);
+      assert.equal(tf.getBackend(), name);
+      results.push((await tf.matMul(tf.tensor2d(a), tf.tensor2d(b)).array()) as number[][]);
+    }
+    assert.deepEqual(results[0], [[7, -1], [16, -1]]);
+    assert.deepEqual(results[1], results[0]);
+  });
+
+  it('auto picks a backend, says why in one line, and never a software GPU unless allowed', async () => {
+    const lines: string[] = [];
+    const info = await useBackend('auto', { log: (l) => lines.push(l) });
+    assert.ok((BACKENDS as readonly string[]).includes(info.name));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, new RegExp(`^lora-lab backend: ${info.name} \\(auto; `));
+    if (info.name === 'webgpu') assert.ok(!/software|llvmpipe/.test(info.adapter ?? ''), info.adapter);
+  });
+
+  it('webgpu (lavapipe on machines without a GPU) runs a matMul and a gradient', async () => {
+    const info = await useBackend('webgpu');
+    assert.equal(tf.getBackend(), 'webgpu');
+    assert.ok(info.adapter, 'reports its adapter');
+    const before = tf.memory().numTensors;
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    const w = tf.tensor2d([[0.5, -1], [2, 0.25]]);
+    const y = tf.matMul(x, w); // [[4.5, -0.5], [9.5, -2]]
+    assert.deepEqual(await y.array(), [[4.5, -0.5], [9.5, -2]]);
+    // d/dw Σ (x·w)² = xᵀ · 2(x·w)
+    const g = tf.grad((v: tf.Tensor) => tf.matMul(x, v as tf.Tensor2D).square().sum())(w);
+    const expected = tf.tidy(() => tf.matMul(x, y.mul(2), true, false));
+    const [gv, ev] = [await g.data(), await expected.data()];
+    gv.forEach((v, i) => assert.ok(Math.abs(v - ev[i]!) < 1e-4, `grad[${i}] ${v} vs ${ev[i]}`));
+    tf.dispose([x, w, y, g, expected]);
+    assert.equal(tf.memory().numTensors, before);
+  });
+});
