@@ -7,3 +7,4 @@ export * from './charts/index.js';
 export * from './notebook/index.js';
 export * from './models/module.js';
 export { Matrix } from 'ml-matrix';
+export * from './linalg/index.js';

@@ -1,0 +1,43 @@
+// The linear-algebra chapter's public API: SVD and low-rank approximation over ml-matrix, randomized SVD,
+// seeded random matrices, subspace similarity (LoRA paper §7.2), Tensor <-> Matrix crossings, LoRA parameter
+// counts, and the experiments of notebooks 01–02 (fitting B·A, a full fine-tune's ΔW, a test picture).
+export { asMatrix, type MatrixInput } from './validate.js';
+export { svd, singularValues, reconstruct, sigmaMatrix, type Svd, type SvdOptions } from './svd.js';
+export {
+  lowRankApprox,
+  energy,
+  truncationError,
+  frobeniusNorm,
+  spectralNorm,
+  frobeniusError,
+  spectralError,
+  effectiveRank,
+  entropyEffectiveRank,
+} from './lowrank.js';
+export {
+  createRng,
+  randomGaussian,
+  randomOrthogonal,
+  prescribedSpectrum,
+  type Rng,
+  type SeedOrRng,
+} from './random.js';
+export { randomizedSvd, type RandomizedSvdOptions } from './rsvd.js';
+export {
+  subspaceSimilarity,
+  subspaceSimilarityGrid,
+  type SubspaceOptions,
+  type SubspaceGridOptions,
+} from './subspace.js';
+export { tensorToMatrix, matrixToTensor } from './tensor.js';
+export { paramCounts, type ParamCounts } from './params.js';
+export { fitLowRank, type FitLowRankOptions, type FitLowRankResult } from './fit.js';
+export {
+  lowRankTask,
+  fullFineTune,
+  matchedGaussian,
+  type LowRankTask,
+  type LowRankTaskOptions,
+  type FullFineTuneOptions,
+} from './experiments.js';
+export { demoPicture } from './picture.js';
