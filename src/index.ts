@@ -8,3 +8,5 @@ export * from './notebook/index.js';
 export * from './models/module.js';
 export { Matrix } from 'ml-matrix';
 export * from './linalg/index.js';
+export * from './io/index.js';
+export * from './lora/index.js';

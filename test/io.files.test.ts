@@ -21,7 +21,7 @@ test('writeFileAtomic creates parents, replaces content and leaves no temp files
   await fs.rm(root, { recursive: true });
 });
 
-test('writeFileAtomic into a missing-permission target fails and keeps the old file', async () => {
+test('writeFileAtomic whose final rename fails keeps the old file and leaves no temp file', async () => {
   const root = await tmpRoot();
   const file = path.join(root, 'x.txt');
   await writeFileAtomic(file, 'old');

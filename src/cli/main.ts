@@ -3,10 +3,11 @@
 // Bad input is one line on stderr and exit code 2; a failure is one line and exit code 1
 // (LORA_LAB_DEBUG=1 adds the stack trace).
 import { createRequire } from 'node:module';
+import { adapterCommand } from './adapter.js';
 import { backendsCommand } from './backends.js';
 import { UsageError, type Command } from './command.js';
 
-const commands: Command[] = [backendsCommand];
+const commands: Command[] = [adapterCommand, backendsCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
