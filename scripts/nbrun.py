@@ -97,6 +97,7 @@ def run_notebook(path, kernel_name, timeout, write):
                 nbformat.write(nb, f)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, os.stat(path).st_mode & 0o777)  # mkstemp makes 0600; keep the notebook's mode
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -53,15 +53,18 @@ export class LiveOutput {
   }
 }
 
+/** Largest Vega-Lite spec (as JSON text) attached to a chart output beside its PNG. */
+export const VEGALITE_MAX_BYTES = 64 * 1024;
+
 /** The outputs for a chart: PNG (classic Notebook, nbconvert, GitHub), the Vega-Lite spec (JupyterLab), text. */
 export async function chartBundle(spec: VegaLiteSpec): Promise<Bundle> {
   const png = Buffer.from(await renderPng(spec)).toString('base64');
   const title = typeof spec['title'] === 'string' ? spec['title'] : 'chart';
-  return {
-    'image/png': png,
-    'application/vnd.vegalite.v5+json': spec,
-    'text/plain': `<${title}>`,
-  };
+  const bundle: Bundle = { 'image/png': png, 'text/plain': `<${title}>` };
+  // The spec carries its data: for pictures and big heatmaps that is megabytes in the .ipynb for a chart the
+  // PNG already shows, so only specs up to VEGALITE_MAX_BYTES travel along for JupyterLab.
+  if (JSON.stringify(spec).length <= VEGALITE_MAX_BYTES) bundle['application/vnd.vegalite.v5+json'] = spec;
+  return bundle;
 }
 
 /** Shows a chart in the notebook. */
