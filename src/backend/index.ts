@@ -1,8 +1,15 @@
 // The one place that chooses and loads a TF.js backend. Everything else in lora-lab is backend-agnostic.
 // Order from fastest to slowest where each exists: node-gpu (libtensorflow + CUDA), node (libtensorflow CPU),
 // webgpu (Dawn through the `webgpu` package: Vulkan/Metal/D3D12), wasm (XNNPACK, SIMD), cpu (plain JS).
+// On wasm and cpu, matMul runs on our WebAssembly SIMD GEMM (fast-matmul.ts) unless switched off.
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { installFastMatMul, uninstallFastMatMul } from './fast-matmul.js';
+import { patchWebgpuAddN } from './webgpu-addn.js';
+
+export { fastMatMulInstalled, installFastMatMul, uninstallFastMatMul, type FastMatMulBackend } from './fast-matmul.js';
+export { gemm, gemmAvailable, batchMatMulF32, rowMajor, type StridedMatrix } from './gemm.js';
+export { patchWebgpuAddN } from './webgpu-addn.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -16,6 +23,8 @@ export interface BackendInfo {
   readonly reason: string;
   /** For webgpu: the adapter's vendor/architecture ('software' = a CPU rasteriser such as lavapipe). */
   readonly adapter?: string;
+  /** For wasm and cpu: matMul runs on lora-lab's WebAssembly SIMD GEMM (fast-matmul.ts) rather than the backend's own. */
+  readonly fastMatMul?: boolean;
 }
 
 export interface UseBackendOptions {
@@ -27,6 +36,12 @@ export interface UseBackendOptions {
   allowSoftwareGpu?: boolean;
   /** Where `auto` reports its one line. @default console.log; pass null for silence */
   log?: ((line: string) => void) | null;
+  /**
+   * On wasm and cpu, run matMul (and its gradients) on lora-lab's WebAssembly SIMD GEMM: 20-70× the cpu backend's
+   * own and several times wasm's for transposed or batched products (see bench/RESULTS.md).
+   * @default true, unless the environment sets LORA_LAB_FAST_MATMUL=0
+   */
+  fastMatMul?: boolean;
 }
 
 /** A backend asked for by name that cannot load: the message names what to install. */
@@ -60,11 +75,12 @@ export async function useBackend(
 ): Promise<BackendInfo> {
   const wanted = parseBackendName(name);
   quietCpuGreeting();
+  const fast = options.fastMatMul ?? process.env['LORA_LAB_FAST_MATMUL'] !== '0';
   if (wanted !== 'auto') {
     const info = await load(wanted, `asked for by name`);
     if (typeof info === 'string') throw new BackendUnavailableError(info);
-    current = info;
-    return info;
+    current = withMatMul(info, fast);
+    return current;
   }
   const passed: string[] = [];
   for (const candidate of BACKENDS) {
@@ -74,12 +90,22 @@ export async function useBackend(
       continue;
     }
     const reason = passed.length ? `auto; passed over ${passed.join('; ')}` : 'auto; the fastest available';
-    current = { ...info, reason };
+    current = withMatMul({ ...info, reason }, fast);
     const log = options.log === undefined ? console.log : options.log;
     log?.(`lora-lab backend: ${candidate} (${reason})`);
     return current;
   }
   throw new BackendUnavailableError('no TF.js backend could be loaded, not even cpu');
+}
+
+/** Installs (or removes) the fast matMul kernels on wasm/cpu and records which is in use. */
+function withMatMul(info: BackendInfo, fast: boolean): BackendInfo {
+  if (info.name !== 'wasm' && info.name !== 'cpu') return info;
+  if (!fast) {
+    uninstallFastMatMul(info.name);
+    return { ...info, fastMatMul: false };
+  }
+  return { ...info, fastMatMul: installFastMatMul(info.name) };
 }
 
 /**
@@ -130,6 +156,7 @@ async function load(name: BackendName, reason: string, allowSoftwareGpu = true):
       const gpuInfo = await loadWebgpu(allowSoftwareGpu);
       if (typeof gpuInfo === 'string') return gpuInfo;
       if (!(await tf.setBackend('webgpu'))) return `backend 'webgpu' failed to initialise on ${gpuInfo.adapter}`;
+      patchWebgpuAddN(); // tf.addN of > 7 tensors is otherwise an invalid shader there (gradient norms)
       return { name, tfName: 'webgpu', reason, adapter: gpuInfo.adapter };
     }
     case 'wasm': {
