@@ -10,3 +10,7 @@ export { Matrix } from 'ml-matrix';
 export * from './linalg/index.js';
 export * from './io/index.js';
 export * from './lora/index.js';
+export * from './experiments/index.js';
+export * from './models/index.js';
+export * from './data/index.js';
+export * from './train/index.js';

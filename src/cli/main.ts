@@ -5,9 +5,11 @@
 import { createRequire } from 'node:module';
 import { adapterCommand } from './adapter.js';
 import { backendsCommand } from './backends.js';
+import { finetuneCommand } from './finetune.js';
+import { pretrainCommand } from './pretrain.js';
 import { UsageError, type Command } from './command.js';
 
-const commands: Command[] = [adapterCommand, backendsCommand];
+const commands: Command[] = [finetuneCommand, pretrainCommand, adapterCommand, backendsCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

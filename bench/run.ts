@@ -1,0 +1,316 @@
+// `npm run bench`: every TF.js backend that loads here, side by side in one run — matMul GFLOP/s, a training
+// step of the GPT (base forward + backward, LoRA, full fine-tuning), tokens/s, inference latency base vs unmerged
+// vs merged LoRA, optimizer-state and peak tensor bytes, SVD timings — as ratio tables plus a JSON file.
+// Run: npx tsx bench/run.ts [--quick] [--backends wasm,webgpu|all] [--preset bench] [--batch 32] [--sizes 128,256]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { releaseBackend, useBackend } from '../src/backend/index.js';
+import { GPT_PRESETS, type GptPresetName } from '../src/models/config.js';
+import { benchMatMul, type MatMulRow } from './lib/matmul.js';
+import { benchTraining, makeModels, type TrainingResult } from './lib/training.js';
+import { benchInference, type InferenceResult } from './lib/inference.js';
+import { benchSvd, type SvdRow } from './lib/svd.js';
+import { describeMachine, machineSlug, type MachineInfo } from './lib/machine.js';
+import { activate, parseVariants, type Variant } from './lib/variants.js';
+import { evaluateGoals, PYTORCH_REFERENCE, type Goal } from './lib/goals.js';
+import { formatBytes, formatMs, formatRatio, table } from './lib/timing.js';
+
+export interface BenchOptions {
+  quick: boolean;
+  variants: Variant[];
+  preset: GptPresetName;
+  batchSize: number;
+  sizes: number[];
+  svdSizes: number[];
+  /** Time training on every variant, even those too slow for the default budget (cpu-stock). */
+  all: boolean;
+  /** Skip the training and inference sections (matMul and SVD only). */
+  noTrain: boolean;
+}
+
+export interface VariantResult {
+  id: string;
+  backend: string;
+  /** Why it did not run, when it could not load. */
+  unavailable?: string;
+  adapter?: string;
+  fastMatMul?: boolean;
+  matmul?: MatMulRow[];
+  training?: TrainingResult;
+  /** Why training was not timed on this backend. */
+  trainingSkipped?: string;
+  inference?: InferenceResult;
+}
+
+export interface BenchResult {
+  what: string;
+  date: string;
+  quick: boolean;
+  machine: MachineInfo;
+  /** The backend `auto` picks here, and why. */
+  auto: string;
+  preset: GptPresetName;
+  batchSize: number;
+  pytorchReference: typeof PYTORCH_REFERENCE;
+  variants: VariantResult[];
+  svd: SvdRow[];
+  goals: Goal[];
+  /** Wall-clock seconds of the whole run. */
+  seconds: number;
+}
+
+export function defaultOptions(quick: boolean): BenchOptions {
+  return {
+    quick,
+    variants: parseVariants(undefined),
+    preset: 'bench',
+    batchSize: 32,
+    sizes: quick ? [256, 512] : [128, 256, 512, 1024],
+    svdSizes: quick ? [256] : [256, 512],
+    all: false,
+    noTrain: false,
+  };
+}
+
+/** Runs the benchmark; `log` receives progress lines (the tables are built from the returned result). */
+export async function runBench(o: BenchOptions, log: (line: string) => void = () => {}): Promise<BenchResult> {
+  const started = performance.now();
+  const autoInfo = await useBackend('auto', { log: null });
+  const auto = `${autoInfo.name} (${autoInfo.reason})`;
+  const results: VariantResult[] = [];
+  let webgpuAdapter: string | undefined;
+
+  for (const v of o.variants) {
+    const info = await activate(v);
+    if (typeof info === 'string') {
+      log(`${v.id}: not available (${info})`);
+      results.push({ id: v.id, backend: v.backend, unavailable: info });
+      continue;
+    }
+    if (info.adapter !== undefined) webgpuAdapter = info.adapter;
+    const r: VariantResult = { id: v.id, backend: v.backend, adapter: info.adapter, fastMatMul: info.fastMatMul };
+    results.push(r);
+    log(`${v.id}: matMul ${o.sizes.join(', ')}`);
+    r.matmul = await benchMatMul({ sizes: o.sizes, reps: o.quick ? 2 : 3 });
+
+    if (o.noTrain) continue;
+    if (!o.all && !v.trainsByDefault) {
+      r.trainingSkipped = 'too slow for the default time budget (run with --all)';
+    } else if (o.quick && !o.all && !(v.backend === autoInfo.name && v.fastMatMul === (autoInfo.fastMatMul ?? false))) {
+      r.trainingSkipped = `--quick times training only on the backend auto picks (${autoInfo.name})`;
+    }
+    if (r.trainingSkipped !== undefined) {
+      log(`${v.id}: training skipped (${r.trainingSkipped})`);
+      continue;
+    }
+    log(`${v.id}: training steps (${o.preset}, batch ${o.batchSize})`);
+    const models = makeModels(o.preset, o.batchSize);
+    try {
+      r.training = await benchTraining(models, {
+        preset: o.preset,
+        batchSize: o.batchSize,
+        reps: o.quick ? 2 : 5,
+        minReps: o.quick ? 1 : 2,
+        budgetMs: o.quick ? 10_000 : 30_000,
+      });
+      log(`${v.id}: inference latency`);
+      r.inference = await benchInference(models, o.quick ? 3 : 7, o.quick ? 5_000 : 25_000, o.quick ? 2 : 3);
+    } finally {
+      models.dispose();
+    }
+  }
+  log(`SVD ${o.svdSizes.join(', ')}`);
+  const svd = await benchSvd(o.svdSizes, 16, o.quick ? 2 : 3);
+  const machine = describeMachine(webgpuAdapter);
+  const partial = {
+    what: 'lora-lab bench: TF.js backends side by side (matMul, GPT training step, inference, memory, SVD)',
+    date: new Date().toISOString(),
+    quick: o.quick,
+    machine,
+    auto,
+    preset: o.preset,
+    batchSize: o.batchSize,
+    pytorchReference: PYTORCH_REFERENCE,
+    variants: results,
+    svd,
+  };
+  return { ...partial, goals: evaluateGoals(partial), seconds: (performance.now() - started) / 1000 };
+}
+
+/** The report as text: machine, then one table per section, then the goals. */
+export function formatReport(r: BenchResult): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(`lora-lab bench${r.quick ? ' --quick' : ''}   ${r.date}   (${r.seconds.toFixed(0)} s)`);
+  out.push(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, node ${m.node}`);
+  if (m.webgpuAdapter) out.push(`webgpu adapter: ${m.webgpuAdapter}`);
+  if (m.nvidia) out.push(`nvidia-smi: ${m.nvidia}`);
+  out.push(`auto picks: ${r.auto}`);
+  out.push('Ratios come from rounds interleaved in this one run; absolute times move with machine load.');
+  const ran = r.variants.filter((v) => v.unavailable === undefined);
+  for (const v of r.variants.filter((x) => x.unavailable !== undefined)) out.push(`${v.id}: not available: ${v.unavailable}`);
+
+  const sizes = [...new Set(ran.flatMap((v) => v.matmul?.map((x) => x.n) ?? []))].sort((a, b) => a - b);
+  const cpuStock = ran.find((v) => v.id === 'cpu-stock');
+  out.push('', 'matMul GFLOP/s, float32 n×n, A·B / Aᵀ·B (median; result read back)');
+  out.push(
+    table(
+      ['backend', ...sizes.map((n) => `n=${n}`), 'vs cpu-stock'],
+      ran.map((v) => {
+        const best = (rows: MatMulRow[] | undefined, n: number) => rows?.find((x) => x.n === n);
+        const cells = sizes.map((n) => {
+          const x = best(v.matmul, n);
+          return x ? `${x.gflops.toFixed(2)} / ${x.gflopsTransposed.toFixed(2)}` : '—';
+        });
+        const common = sizes.filter((n) => best(v.matmul, n) && best(cpuStock?.matmul, n)).pop();
+        const ratio =
+          common === undefined ? undefined : best(v.matmul, common)!.gflops / best(cpuStock!.matmul, common)!.gflops;
+        return [v.id, ...cells, common === undefined ? '—' : `${formatRatio(ratio)} @${common}`];
+      }),
+    ),
+  );
+
+  const trained = ran.filter((v) => v.training !== undefined);
+  const preset = GPT_PRESETS[r.preset];
+  const shape = `d_model ${preset.dModel}, ${preset.nLayers} layers, context ${preset.contextLength}, batch ${r.batchSize}`;
+  const ref = r.preset === 'bench' && r.batchSize === 32 ? r.pytorchReference : undefined;
+  if (trained.length > 0) {
+    out.push('', `training step, GPT preset '${r.preset}' (${shape}); LoRA r = 8 on q_proj, v_proj; median (LoRA/full: median of per-round ratios)`);
+    out.push(
+      table(
+        ['backend', 'base fwd+bwd', 'LoRA step', 'full step', 'LoRA/full', 'tok/s LoRA', 'tok/s full', ...(ref ? ['full/PyTorch', 'LoRA/PyTorch'] : [])],
+        trained.map((v) => {
+          const t = v.training!;
+          return [
+            v.id,
+            formatMs(t.base.ms),
+            formatMs(t.lora.ms),
+            formatMs(t.full.ms),
+            formatRatio(t.loraOverFull),
+            t.lora.tokensPerSec.toFixed(0),
+            t.full.tokensPerSec.toFixed(0),
+            ...(ref ? [formatRatio(t.full.ms / ref.fullStepMs), formatRatio(t.lora.ms / ref.loraStepMs)] : []),
+          ];
+        }),
+      ),
+    );
+    if (ref) out.push(`PyTorch on this 2-core CPU: ${ref.fullStepMs} ms per full step, ${ref.loraStepMs} ms per LoRA step (${ref.note}).`);
+    out.push('', `inference: one forward pass, batch ${r.batchSize} × ${preset.contextLength} tokens, logits read back; median (ratios: median of per-round ratios)`);
+    out.push(
+      table(
+        ['backend', 'base', 'LoRA unmerged', 'LoRA merged', 'merged/base', 'unmerged/base', 'max |merged−unmerged|'],
+        trained.map((v) => {
+          const i = v.inference!;
+          return [v.id, formatMs(i.baseMs), formatMs(i.unmergedMs), formatMs(i.mergedMs), formatRatio(i.mergedOverBase),
+            formatRatio(i.unmergedOverBase), i.mergeMaxAbsDiff.toExponential(1)];
+        }),
+      ),
+    );
+    const t = trained[0]!.training!;
+    out.push('', `memory (float32; the same on every backend; step peak measured on ${trained[0]!.id})`);
+    out.push(
+      table(
+        ['', 'trainable params', 'Adam state', 'weights', 'step peak (acts+grads)'],
+        [
+          ['LoRA', t.lora.trainableParams.toLocaleString('en-US'), formatBytes(t.lora.optimizerBytes), formatBytes(t.weightBytes), formatBytes(t.lora.stepPeakBytes)],
+          ['full', t.full.trainableParams.toLocaleString('en-US'), formatBytes(t.full.optimizerBytes), formatBytes(t.weightBytes), formatBytes(t.full.stepPeakBytes)],
+          ['LoRA/full', formatRatio(t.lora.trainableParams / t.full.trainableParams), formatRatio(t.lora.optimizerBytes / t.full.optimizerBytes), '',
+            formatRatio(t.lora.stepPeakBytes / t.full.stepPeakBytes)],
+        ],
+      ),
+    );
+  }
+  for (const v of ran.filter((x) => x.trainingSkipped !== undefined)) out.push(`${v.id}: training not timed: ${v.trainingSkipped}`);
+
+  out.push('', 'SVD on the CPU (ml-matrix full SVD vs src/linalg randomized top-k, oversampling 10, 2 power iterations)');
+  out.push(
+    table(
+      ['n', 'k', 'full SVD', 'randomized', 'speedup', 'max rel. err top-k σ'],
+      r.svd.map((s) => [String(s.n), String(s.k), formatMs(s.fullMs), formatMs(s.randomizedMs), formatRatio(s.fullMs / s.randomizedMs), s.maxRelErr.toExponential(1)]),
+    ),
+  );
+
+  out.push('', 'goals');
+  for (const g of r.goals) out.push(`  ${g.met === undefined ? '[n/a] ' : g.met ? '[met] ' : '[miss]'} ${g.goal}: ${g.detail}`);
+  return out.join('\n');
+}
+
+function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
+  const quick = argv.includes('--quick');
+  const o = defaultOptions(quick);
+  let out: string | undefined;
+  const value = (i: number) => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`${argv[i]} needs a value`);
+    return v;
+  };
+  const ints = (s: string, flag: string) =>
+    s.split(',').map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes positive integers, got '${x}'`);
+      return n;
+    });
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') continue;
+    else if (a === '--all') o.all = true;
+    else if (a === '--no-train') o.noTrain = true;
+    else if (a === '--backends') o.variants = parseVariants(value(i++));
+    else if (a === '--sizes') o.sizes = ints(value(i++), a);
+    else if (a === '--svd-sizes') o.svdSizes = ints(value(i++), a);
+    else if (a === '--batch') o.batchSize = ints(value(i++), a)[0]!;
+    else if (a === '--out') out = value(i++);
+    else if (a === '--preset') {
+      const p = value(i++);
+      if (!(p in GPT_PRESETS)) throw new Error(`unknown preset '${p}'; presets: ${Object.keys(GPT_PRESETS).join(', ')}`);
+      o.preset = p as GptPresetName;
+    } else if (a === '--help' || a === '-h') {
+      console.log(
+        [
+          'usage: npm run bench -- [--quick] [--backends LIST|all] [--all] [--no-train] [--preset NAME] [--batch N]',
+          '                        [--sizes 128,256,...] [--svd-sizes 256,512] [--out FILE.json]',
+          '--quick      a 1-2 minute subset (matMul 256/512; training only on the backend auto picks)',
+          '--backends   node-gpu,node,webgpu,wasm,wasm-stock,cpu,cpu-stock (default all that load)',
+          '--all        also time training on cpu-stock (about 40 s per step here)',
+          '--out        JSON path (default bench/results/<machine>-<date>.json, plus bench/latest.json)',
+        ].join('\n'),
+      );
+      process.exit(0);
+    } else throw new Error(`unknown flag '${a}' (see --help)`);
+  }
+  return { options: o, out };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { options, out } = parseArgs(argv);
+  const result = await runBench(options, (line) => console.log(`  … ${line}`));
+  console.log('');
+  console.log(formatReport(result));
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const files = out !== undefined ? [out] : [
+    path.join(here, 'results', `${machineSlug(result.machine)}-${result.date.slice(0, 10)}${options.quick ? '-quick' : ''}.json`),
+    path.join(here, 'latest.json'),
+  ];
+  for (const f of files) {
+    mkdirSync(path.dirname(f), { recursive: true });
+    writeFileSync(f, json);
+  }
+  console.log(`\nwrote ${files.join(', ')}`);
+  return 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      releaseBackend();
+      // A webgpu device keeps Node's event loop alive: exit explicitly once the files are written.
+      process.exit(code);
+    },
+    (e: unknown) => {
+      console.error(`bench: ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

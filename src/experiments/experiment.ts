@@ -1,0 +1,218 @@
+// One LoRA fine-tuning run as an experiment: inject a variant into a pretrained GPT (LoRA, rsLoRA, DoRA, PiSSA,
+// LoRA+, or QLoRA on a quantised base), train on a text task with the masked SFT loss, measure, and put the base
+// back exactly as it was, so a sweep can run many variants on one model. Hu et al. 2021 §4; PEFT's LoraConfig.
+import * as tf from '@tensorflow/tfjs';
+import { Matrix } from 'ml-matrix';
+import type { Gpt } from '../models/gpt.js';
+import type { CharTokenizer } from '../data/tokenizer.js';
+import { batchAt, lmBatch } from '../data/batch.js';
+import { makeExamples, type TextTask } from '../data/tasks.js';
+import { lmLoss } from '../train/sft.js';
+import { train, type Progress } from '../train/loop.js';
+import { exactMatch } from '../train/eval.js';
+import { loraConfig, type LoraConfigInput } from '../lora/config.js';
+import { injectLora, type LoraModel } from '../lora/model.js';
+import { LoraDense } from '../lora/layer.js';
+import { injectQLora, QLoraDense, weightBytes, type QLoraModel, type QLoraOptions } from '../lora/qlora.js';
+import { QuantizedDense } from '../lora/quantize.js';
+import { LoraEmbedding } from '../lora/embedding.js';
+
+/** What to train. Exactly one of `lora` / `qlora`. */
+export interface ExperimentSpec {
+  /** A label for tables and charts. @default derived from the config */
+  name?: string;
+  /** Plain LoRA and its variants, by PEFT's config fields (use_rslora, use_dora, init_lora_weights: 'pissa', loraplus_lr_ratio). */
+  lora?: LoraConfigInput;
+  /** LoRA over a quantised copy of the base's Dense layers. */
+  qlora?: { config: LoraConfigInput; quant: QLoraOptions };
+}
+
+export interface ExperimentOptions {
+  model: Gpt;
+  tokenizer: CharTokenizer;
+  task: TextTask;
+  /** Optimizer steps. */
+  steps: number;
+  /** Peak learning rate (Adam); LoRA+ multiplies it for lora_B. */
+  lr: number;
+  /** Examples per step. @default 16 */
+  batchSize?: number;
+  /** Seed of the training data order and dropout masks. @default 0 */
+  seed?: number;
+  /** Linear warm-up steps. @default 0 */
+  warmupSteps?: number;
+  /**
+   * Train on a fixed pool of this many examples (split 'train', cycled in order, batch after batch) instead of a
+   * fresh stream: the small-data regime where an adapter can memorise and dropout has something to prevent.
+   * The result then also reports `trainLoss` on the pool. @default undefined (a fresh stream)
+   */
+  trainExamples?: number;
+  /** Size of the fixed validation batch (split 'val', seed 1). @default 64 */
+  valExamples?: number;
+  /** Also measure exact-match accuracy of greedy answers on the validation examples (slower). @default false */
+  exactMatch?: boolean;
+  /** Return lora_A, lora_B, ΔW and the base W of every wrapped layer (float64, PEFT orientation). @default false */
+  keepWeights?: boolean;
+  onProgress?: (p: Progress) => void;
+}
+
+/** The learned adapter of one layer, PEFT orientation. */
+export interface LearnedLayer {
+  lora_A: Matrix; // [r, in]
+  lora_B: Matrix; // [out, r]
+  /** ΔW = scaling·B·A [out, in] (DoRA: the direction update only). */
+  delta: Matrix;
+  /** The frozen base weight W [out, in] this adapter was trained on (PiSSA: the residual base). */
+  weight: Matrix;
+}
+
+export interface ExperimentResult {
+  name: string;
+  /** Trainable parameters of the variant. */
+  trainable: number;
+  /** All parameters of the model with the adapter. */
+  all: number;
+  /** Masked validation loss of the plain base, of the variant before its first step, and after training. */
+  baseValLoss: number;
+  startValLoss: number;
+  valLoss: number;
+  /** Exact-match accuracy on the validation examples (when asked for). */
+  accuracy?: number;
+  /** Training loss of every step. */
+  losses: number[];
+  /** With `trainExamples`: the loss on that pool after training (no dropout), to compare with valLoss. */
+  trainLoss?: number;
+  msPerStep: number;
+  /** Peak bytes of live tensors during a training step. */
+  peakBytes: number;
+  /** Bytes of the model's weights as trained (quantised layers at their packed size). */
+  weightBytes: number;
+  /** Per wrapped layer, when keepWeights. */
+  weights?: Map<string, LearnedLayer>;
+}
+
+async function toMatrix(t: tf.Tensor): Promise<Matrix> {
+  return new Matrix((await t.array()) as number[][]);
+}
+
+function describe(spec: ExperimentSpec): string {
+  if (spec.name) return spec.name;
+  const c = spec.lora ?? spec.qlora!.config;
+  const tags = [`r=${c.r ?? 8}`];
+  if (c.use_rslora) tags.push('rsLoRA');
+  if (c.use_dora) tags.push('DoRA');
+  if (c.init_lora_weights === 'pissa') tags.push('PiSSA');
+  if (c.loraplus_lr_ratio) tags.push(`LoRA+ ×${c.loraplus_lr_ratio}`);
+  if (spec.qlora) tags.push(spec.qlora.quant.scheme);
+  return tags.join(' ');
+}
+
+/** Masked SFT loss of `model` on the task's fixed validation batch. */
+export async function taskValLoss(model: Gpt, tokenizer: CharTokenizer, task: TextTask, examples = 64): Promise<number> {
+  const t = tf.tidy(() => lmLoss(model, batchAt(task, tokenizer, 1, 0, examples, { split: 'val' })));
+  const v = (await t.data())[0]!;
+  t.dispose();
+  return v;
+}
+
+/**
+ * Trains one variant on `options.model` and returns its measurements. The model's weights are snapshotted first and
+ * written back at the end (PiSSA rewrites the base kernel; QLoRA swaps layers), so the next run starts from the
+ * same base. Seeds fix everything: the same spec and options give the same numbers on the same backend.
+ */
+export async function runExperiment(spec: ExperimentSpec, options: ExperimentOptions): Promise<ExperimentResult> {
+  if ((spec.lora === undefined) === (spec.qlora === undefined)) {
+    throw new Error(`a ExperimentSpec needs exactly one of 'lora' or 'qlora', got ${JSON.stringify(Object.keys(spec))}`);
+  }
+  const { model, tokenizer, task } = options;
+  const batchSize = options.batchSize ?? 16;
+  const seed = options.seed ?? 0;
+  const valN = options.valExamples ?? 64;
+  const poolSize = options.trainExamples;
+  if (poolSize !== undefined && (!Number.isInteger(poolSize) || poolSize < batchSize)) {
+    throw new Error(`trainExamples must be an integer >= batchSize (${batchSize}), got ${poolSize}`);
+  }
+  const pool = poolSize === undefined ? undefined : makeExamples(task, poolSize, seed, 'train');
+  const batchOf = (s: number) =>
+    pool === undefined
+      ? batchAt(task, tokenizer, seed, s, batchSize)
+      : lmBatch(Array.from({ length: batchSize }, (_, j) => pool[(s * batchSize + j) % pool.length]!), tokenizer);
+  for (const [p, l] of model.layers) {
+    if (l instanceof LoraDense || l instanceof QLoraDense || l instanceof QuantizedDense || l instanceof LoraEmbedding) {
+      throw new Error(`layer '${p}' is a ${l.getClassName()}: runExperiment() needs a plain base (unload earlier adapters first)`);
+    }
+  }
+  const snapshot = new Map<tf.LayerVariable, tf.Tensor>();
+  for (const l of model.layers.values()) for (const w of l.weights) snapshot.set(w, w.read().clone());
+  const flags = new Map<tf.LayerVariable, boolean>([...snapshot.keys()].map((w) => [w, w.trainable]));
+  const layerFlags = new Map<tf.layers.Layer, boolean>([...model.layers.values()].map((l) => [l, l.trainable]));
+  const baseValLoss = await taskValLoss(model, tokenizer, task, valN);
+
+  let lm: LoraModel | undefined;
+  let qm: QLoraModel | undefined;
+  try {
+    if (spec.lora) lm = injectLora(model, loraConfig(spec.lora));
+    else qm = await injectQLora(model, spec.qlora!.config, spec.qlora!.quant);
+    const startValLoss = await taskValLoss(model, tokenizer, task, valN);
+    const params = lm ? lm.paramGroups() : qm!.paramGroups();
+    const { trainable, all } = lm ? lm.countParams() : qm!.countParams();
+    const res = await train({
+      params: params.filter((g) => g.variables.length > 0),
+      steps: options.steps,
+      lr: options.lr,
+      warmupSteps: options.warmupSteps ?? 0,
+      loss: (s) => lmLoss(model, batchOf(s), { training: true, seed: seed * 100003 + s }),
+      onProgress: options.onProgress,
+    });
+    res.optimizer.dispose();
+    const valLoss = await taskValLoss(model, tokenizer, task, valN);
+    let trainLoss: number | undefined;
+    if (pool !== undefined) {
+      const t = tf.tidy(() => lmLoss(model, lmBatch(pool, tokenizer)));
+      trainLoss = (await t.data())[0]!;
+      t.dispose();
+    }
+    const accuracy = options.exactMatch ? (await exactMatch(model, tokenizer, makeExamples(task, valN, 1, 'val'))).accuracy : undefined;
+    let weights: Map<string, LearnedLayer> | undefined;
+    if (options.keepWeights) {
+      weights = new Map();
+      const layers = lm ? lm.loraLayers() : qm!.loraLayers();
+      for (const [p, l] of layers) {
+        const d = l.deltaWeight();
+        const W = l instanceof LoraDense ? tf.tidy(() => (l.base.weights[0]!.read() as tf.Tensor2D).transpose()) : l.base.dequantized();
+        const a = l instanceof LoraDense ? l.adapter(l.activeAdapter!) : l;
+        weights.set(p, {
+          lora_A: await toMatrix(a.lora_A.read()),
+          lora_B: await toMatrix(a.lora_B.read()),
+          delta: await toMatrix(d),
+          weight: await toMatrix(W),
+        });
+        tf.dispose([d, W]);
+      }
+    }
+    return {
+      name: describe(spec),
+      trainable,
+      all,
+      baseValLoss,
+      startValLoss,
+      valLoss,
+      ...(accuracy !== undefined ? { accuracy } : {}),
+      losses: res.losses,
+      ...(trainLoss !== undefined ? { trainLoss } : {}),
+      msPerStep: res.msPerStep,
+      peakBytes: res.peakBytes,
+      weightBytes: weightBytes(model),
+      ...(weights ? { weights } : {}),
+    };
+  } finally {
+    if (lm) lm.unload();
+    if (qm) qm.unload();
+    for (const [l, on] of layerFlags) l.trainable = on; // sets the weights' flags too: restore those after
+    for (const [w, t] of snapshot) {
+      w.write(t);
+      t.dispose();
+      w.trainable = flags.get(w)!;
+    }
+  }
+}

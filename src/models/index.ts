@@ -1,0 +1,32 @@
+// Public API of src/models: the tiny GPT, the MLP classifier, greedy generation and base checkpoints.
+export { type LayerTree, getLayer } from './module.js';
+export {
+  type GptConfig,
+  type GptPreset,
+  type GptPresetName,
+  type GptConfigInput,
+  GPT_PRESETS,
+  gptConfig,
+  validateGptConfig,
+} from './config.js';
+export { Gpt, type GptOptions, type ForwardOptions, blockPaths, causalMask, gelu } from './gpt.js';
+export { TokenEmbedding, PositionEmbedding, type EmbeddingArgs } from './embedding.js';
+export { LayerNorm, type LayerNormArgs } from './layer-norm.js';
+export { MlpClassifier, type ClassifierConfig, CLASSIFIER_PRESETS, validateClassifierConfig } from './classifier.js';
+export { generate, type CausalLm, type GenerateOptions } from './generate.js';
+export {
+  type BaseModel,
+  type Checkpoint,
+  CHECKPOINT_CONFIG_FILE,
+  CHECKPOINT_WEIGHTS_FILE,
+  namedWeights,
+  saveCheckpoint,
+  loadCheckpoint,
+  loadGpt,
+  loadClassifier,
+  BUNDLED_CHECKPOINTS,
+  BUNDLED_ADAPTERS,
+  bundledCheckpoint,
+  bundledAdapter,
+  dataPath,
+} from './checkpoint.js';

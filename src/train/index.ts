@@ -1,0 +1,33 @@
+// Public API of src/train: Adam/AdamW, the training loop, masked SFT loss, evaluation, memory accounting and
+// resumable training state.
+export { Adam, type AdamOptions, asParamGroups } from './adam.js';
+export { train, learningRate, NonFiniteLossError, type TrainOptions, type TrainResult, type Progress } from './loop.js';
+export { maskedCrossEntropy, classCrossEntropy } from './loss.js';
+export { batchTensors, lmLoss, type TrainableLm } from './sft.js';
+export { exactMatch, accuracy, type ExactMatchResult } from './eval.js';
+export { countParams, optimizerStateBytes, PeakMemory, formatBytes } from './memory.js';
+export { formatProgress, formatProgressBar, formatEta } from './format.js';
+export {
+  pretrainGpt,
+  pretrainClassifier,
+  classifierAccuracy,
+  allVariables,
+  type PretrainGptOptions,
+  type PretrainGptResult,
+  type PretrainClassifierOptions,
+  type PretrainClassifierResult,
+} from './pretrain.js';
+export {
+  saveTrainingState,
+  loadTrainingState,
+  OPTIMIZER_FILE,
+  TRAINER_STATE_FILE,
+  type TrainerState,
+} from './state.js';
+export {
+  finetuneGpt,
+  evaluateTask,
+  DEFAULT_LORA,
+  type FinetuneOptions,
+  type FinetuneResult,
+} from './finetune.js';
