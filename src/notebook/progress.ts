@@ -3,6 +3,9 @@
 import { lineChart, type Row } from '../charts/spec.js';
 import { LiveOutput } from './display.js';
 
+/** Least time between two updates of the progress line, ms. */
+const LINE_EVERY_MS = 200;
+
 /** What a training loop reports each step (the shape src/train's progress callback passes). */
 export interface StepReport {
   step: number;
@@ -29,6 +32,8 @@ export function notebookProgress(options: NotebookProgressOptions = {}) {
   const chart = new LiveOutput();
   const history: Row[] = [];
   let lastDraw = 0;
+  let lastLine = 0;
+  let last: StepReport | undefined;
   let pending: Promise<void> = Promise.resolve();
   const draw = (): Promise<void> =>
     chart.chart(
@@ -38,14 +43,23 @@ export function notebookProgress(options: NotebookProgressOptions = {}) {
         title: options.title ?? 'training loss',
         yTitle: 'loss',
         height: 200,
+        // validation losses come every few steps only: points make them visible between gaps
+        points: history.some((r) => r['val'] !== null),
       }),
     );
   return {
     history,
     update(r: StepReport): void {
       history.push({ step: r.step, loss: r.loss, val: r.valLoss ?? null });
-      line.text(formatStep(r));
+      last = r;
       const now = Date.now();
+      // tslab sends each display message without waiting for the previous one; sends that overlap make its
+      // socket throw "Socket is busy writing" and the kernel dies. So the line updates at most every
+      // LINE_EVERY_MS and the chart at most every chartEveryMs; done() shows the final state.
+      if (now - lastLine >= LINE_EVERY_MS) {
+        lastLine = now;
+        line.text(formatStep(r));
+      }
       if (now - lastDraw >= (options.chartEveryMs ?? 1000)) {
         lastDraw = now;
         pending = pending.then(draw);
@@ -53,6 +67,7 @@ export function notebookProgress(options: NotebookProgressOptions = {}) {
     },
     async done(): Promise<void> {
       await pending;
+      if (last !== undefined) line.text(formatStep(last));
       if (history.length > 0) await draw();
     },
   };
