@@ -1,5 +1,6 @@
 // Timing helpers for the benchmarks: wall-clock milliseconds of async work (which awaits its read-back, so GPU
 // work is finished when the clock stops), medians, and formatting. Benchmarks print these; tests never assert them.
+export { formatBytes } from '../../src/train/memory.js';
 
 /** Median of a non-empty list. */
 export function median(xs: readonly number[]): number {
@@ -41,18 +42,6 @@ export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
   return `${ms >= 100 ? ms.toFixed(0) : ms.toFixed(1)} ms`;
-}
-
-/** "1.5 MiB"-style bytes. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
 }
 
 /** "0.78×" */
