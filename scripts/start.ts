@@ -10,7 +10,13 @@ if (python === undefined) {
   console.error(INSTALL_JUPYTER_HELP);
   process.exit(1);
 }
-const args = ['-m', 'notebook', `--notebook-dir=${path.join(ROOT, 'notebooks')}`, ...process.argv.slice(2)];
+const extra = process.argv.slice(2);
+// Jupyter refuses to start as root (containers, CI-like machines) unless told; say so rather than fail.
+if (typeof process.getuid === 'function' && process.getuid() === 0 && !extra.includes('--allow-root')) {
+  console.log('Running as root: passing --allow-root to Jupyter.');
+  extra.push('--allow-root');
+}
+const args = ['-m', 'notebook', `--notebook-dir=${path.join(ROOT, 'notebooks')}`, ...extra];
 console.log(`Starting Jupyter on notebooks/ (kernel: TypeScript (lora-lab)). Stop with Ctrl-C.`);
 const child = spawn(python, args, { stdio: 'inherit', env: jupyterEnv() });
 const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
