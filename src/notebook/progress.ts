@@ -2,6 +2,7 @@
 // once a second (rendering a PNG costs tens of ms; redrawing every step would slow training down).
 import { lineChart, type Row } from '../charts/spec.js';
 import { LiveOutput } from './display.js';
+import { formatEta, formatProgress } from '../train/format.js';
 
 /** Least time between two updates of the progress line, ms. */
 const LINE_EVERY_MS = 200;
@@ -73,18 +74,10 @@ export function notebookProgress(options: NotebookProgressOptions = {}) {
   };
 }
 
-/** The house log line: `step 100/500  loss 0.4123  val 0.4410  12.3 ms/step  ETA 5 s`. */
+/** The house log line: `step 100/500  loss 0.4123  val 0.4410  12.3 ms/step  ETA 5 s` (train's, plus the ETA). */
 export function formatStep(r: StepReport): string {
-  const parts = [`step ${r.step}/${r.steps}`, `loss ${r.loss.toFixed(4)}`];
-  if (r.valLoss !== undefined) parts.push(`val ${r.valLoss.toFixed(4)}`);
-  if (r.msPerStep !== undefined) parts.push(`${r.msPerStep.toFixed(1)} ms/step`);
-  if (r.etaMs !== undefined) parts.push(`ETA ${formatDuration(r.etaMs)}`);
-  return parts.join('  ');
+  return r.etaMs === undefined ? formatProgress(r) : `${formatProgress(r)}  ETA ${formatEta(r.etaMs)}`;
 }
 
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m} min ${s % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
-}
+/** "45 s", "3 min 5 s", "1 h 2 min": the same text the CLI prints. */
+export const formatDuration = formatEta;

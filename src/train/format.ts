@@ -11,10 +11,12 @@ export function formatEta(ms: number): string {
 }
 
 /** The stable log line. `val` appears only on steps where it was measured. */
-export function formatProgress(p: Pick<Progress, 'step' | 'steps' | 'loss' | 'valLoss' | 'msPerStep'>): string {
+export function formatProgress(
+  p: Pick<Progress, 'step' | 'steps' | 'loss' | 'valLoss'> & { msPerStep?: number },
+): string {
   const parts = [`step ${p.step}/${p.steps}`, `loss ${p.loss.toFixed(4)}`];
   if (p.valLoss !== undefined) parts.push(`val ${p.valLoss.toFixed(4)}`);
-  parts.push(`${p.msPerStep.toFixed(1)} ms/step`);
+  if (p.msPerStep !== undefined) parts.push(`${p.msPerStep.toFixed(1)} ms/step`);
   return parts.join('  ');
 }
 
