@@ -11,6 +11,7 @@ export {
 } from './config.js';
 export { Gpt, type GptOptions, type ForwardOptions, blockPaths, causalMask, gelu } from './gpt.js';
 export { TokenEmbedding, PositionEmbedding, type EmbeddingArgs } from './embedding.js';
+export { Conv1D, type Conv1DArgs } from './conv1d.js';
 export { LayerNorm, type LayerNormArgs } from './layer-norm.js';
 export { MlpClassifier, type ClassifierConfig, CLASSIFIER_PRESETS, validateClassifierConfig } from './classifier.js';
 export { generate, type CausalLm, type GenerateOptions } from './generate.js';
