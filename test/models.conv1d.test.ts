@@ -10,14 +10,15 @@ describe('Conv1D', () => {
     const before = tf.memory().numTensors;
     const layer = new Conv1D({ inFeatures: 3, outFeatures: 2, seed: 1 });
     layer.build();
-    layer.kernel!.write(tf.tensor2d([[1, 0], [0, 1], [2, -1]]));
-    layer.bias!.write(tf.tensor1d([0.5, -0.5]));
+    const [k, b] = [tf.tensor2d([[1, 0], [0, 1], [2, -1]]), tf.tensor1d([0.5, -0.5])];
+    layer.kernel!.write(k);
+    layer.bias!.write(b);
     const x = tf.tensor3d([[[1, 2, 3], [4, 5, 6]]]); // [1, 2, 3]
     const y = layer.apply(x) as tf.Tensor;
     assert.deepEqual(y.shape, [1, 2, 2]);
     assert.deepEqual(await y.array(), [[[7.5, -1.5], [16.5, -1.5]]]);
     assert.deepEqual(layer.weights.map((w) => w.shape), [[3, 2], [2]]);
-    tf.dispose([x, y]);
+    tf.dispose([x, y, k, b]);
     for (const w of layer.weights) w.dispose();
     assert.equal(tf.memory().numTensors, before);
   });
