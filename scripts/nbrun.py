@@ -6,8 +6,11 @@ takes for success, reports a failing cell without a traceback, and prints errors
 status, requires every non-empty code cell to run, and fails on any unexpected stderr.
 
 Usage: python3 nbrun.py (check|execute) [--kernel NAME] [--timeout S] [--report FILE] NOTEBOOK...
+       python3 nbrun.py info [--kernel NAME]
   check    runs each notebook and reports; the files are not changed
-  execute  also writes the outputs into each notebook (atomically), as a reader will see them
+  execute  also writes the outputs into each notebook (atomically), as a reader will see them, with exactly the
+           language_info the kernel reports, so that Jupyter opening the file has nothing to change in it
+  info     prints the kernel's kernel_info reply (JSON)
 Exit code 0 when every notebook passed, 1 when one failed, 2 on bad usage.
 """
 import argparse
@@ -50,8 +53,10 @@ def run_notebook(path, kernel_name, timeout, write):
     kc = km.client()
     kc.start_channels()
     failures = []
+    language_info = None
     try:
         kc.wait_for_ready(timeout=60)
+        language_info = kernel_info(kc)["language_info"]
         count = 0
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -70,7 +75,7 @@ def run_notebook(path, kernel_name, timeout, write):
                 cell.outputs = []
                 break
             finally:
-                cell.metadata.setdefault("lora_lab", {})["seconds"] = round(time.time() - started, 2)
+                cell.metadata.setdefault("lora_lab", {})["seconds"] = round(time.time() - started, 1)
             cell.outputs = [nbformat.from_dict(o) for o in outputs]
             cell.execution_count = count
             stderr = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr")
@@ -90,7 +95,8 @@ def run_notebook(path, kernel_name, timeout, write):
         km.shutdown_kernel(now=True)
     if write and not failures:
         nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": "TypeScript (lora-lab)", "language": "typescript"}
-        nb.metadata["language_info"] = {"name": "typescript", "file_extension": ".ts", "mimetype": "text/typescript"}
+        nb.metadata["language_info"] = language_info
+        nb = nbformat.from_dict(as_browser_writes(nb))
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".ipynb.tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -103,6 +109,42 @@ def run_notebook(path, kernel_name, timeout, write):
             if os.path.exists(tmp):
                 os.remove(tmp)
     return failures
+
+
+def kernel_info(kc):
+    """The kernel's kernel_info reply content (tslab's hard-codes "version": "3.7.2": kept as it is)."""
+    msg_id = kc.kernel_info()
+    while True:
+        msg = kc.get_shell_msg(timeout=30)
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return msg["content"]
+
+
+def as_browser_writes(value):
+    """The notebook with every whole-number float as an int: JavaScript saves 1.0 as 1, so a notebook opened in
+    Jupyter and saved unchanged would otherwise differ from the file the runner wrote."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: as_browser_writes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_browser_writes(v) for v in value]
+    return value
+
+
+def print_kernel_info(kernel_name):
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name=kernel_name)
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        print(json.dumps(kernel_info(kc), indent=1, sort_keys=True))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
 
 
 def drain_iopub(kc, seconds):
@@ -203,12 +245,17 @@ def strip_ansi(text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["check", "execute"])
-    ap.add_argument("notebooks", nargs="+")
+    ap.add_argument("mode", choices=["check", "execute", "info"])
+    ap.add_argument("notebooks", nargs="*")
     ap.add_argument("--kernel", default="lora-lab")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per cell")
     ap.add_argument("--report", help="write a JSON report of each notebook's result here")
     args = ap.parse_args()
+    if args.mode == "info":
+        print_kernel_info(args.kernel)
+        return
+    if not args.notebooks:
+        ap.error("name at least one notebook")
     results = []
     for path in args.notebooks:
         if not os.path.isfile(path):

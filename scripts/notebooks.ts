@@ -3,7 +3,7 @@
 // cell or unexpected stderr, naming the notebook and the cell. `execute` also saves the outputs into the files.
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { findJupyterPython, INSTALL_JUPYTER_HELP, jupyterEnv, ROOT, writeKernelSpec } from './lib/jupyter.js';
+import { findJupyterPython, INSTALL_JUPYTER_HELP, jupyterEnv, ROOT, trustNotebooks, writeKernelSpec } from './lib/jupyter.js';
 
 const [mode, ...args] = process.argv.slice(2);
 // The notebooks import the built library (dist/): rebuild it first so they never run stale code.
@@ -33,4 +33,6 @@ const r = spawnSync(python, [path.join(ROOT, 'scripts', 'nbrun.py'), mode, ...re
   stdio: 'inherit',
   env: jupyterEnv(),
 });
+// A file the runner rewrote has a new signature: sign it again so Jupyter keeps it trusted.
+if (mode === 'execute') trustNotebooks(python, rest.filter((a) => a.endsWith('.ipynb')));
 process.exit(r.status ?? 1);
