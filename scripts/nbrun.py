@@ -5,7 +5,8 @@ takes for success, reports a failing cell without a traceback, and prints errors
 (timers, un-awaited promises) to stderr as "UncaughtException". This runner reads every execute_reply's
 status, requires every non-empty code cell to run, and fails on any unexpected stderr.
 
-Usage: python3 nbrun.py (check|execute) [--kernel NAME] [--timeout S] [--report FILE] NOTEBOOK...
+Usage: python3 nbrun.py (check|execute) [--kernel NAME] [--timeout S] [--report FILE]
+                         [--param NAME=VALUE ... [--output FILE]] NOTEBOOK...
        python3 nbrun.py info [--kernel NAME]
   check    runs each notebook and reports; the files are not changed
   execute  also writes the outputs into each notebook (atomically), as a reader will see them, with exactly the
@@ -42,11 +43,71 @@ def cell_label(index, source):
     return f"cell {index + 1} ({first[:60]!r})"
 
 
-def run_notebook(path, kernel_name, timeout, write):
+LET = re.compile(r"^\s*let\s+([A-Za-z_$][\w$]*)", re.M)
+
+
+def cell_source(cell):
+    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+
+
+def parameter_cells(nb):
+    """{name: index of the `parameters`-tagged cell that declares it with `let`}, in notebook order."""
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            for name in LET.findall(cell_source(cell)):
+                found.setdefault(name, index)
+    return found
+
+
+def parse_params(pairs):
+    """["r=8", "targets=[\"q_proj\"]", "task=shift"] -> {"r": 8, "targets": ["q_proj"], "task": "shift"}."""
+    params = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_$][\w$]*", name):
+            raise ValueError(f"--param {pair!r}: write NAME=VALUE, e.g. --param r=8")
+        try:
+            params[name] = json.loads(text)
+        except json.JSONDecodeError:
+            params[name] = text  # a bare word is a string
+    return params
+
+
+def inject_params(nb, params, path):
+    """Adds, after each parameters cell, one `injected-parameters` cell assigning the overridden names it declares."""
+    import nbformat
+
+    declared = parameter_cells(nb)
+    unknown = [n for n in params if n not in declared]
+    if unknown:
+        names = ", ".join(declared) or "none (no cell is tagged 'parameters')"
+        raise ValueError(f"{os.path.basename(path)} has no parameter {', '.join(map(repr, unknown))}; its parameters are: {names}")
+    by_cell = {}
+    for name, value in params.items():
+        by_cell.setdefault(declared[name], []).append(f"{name} = {json.dumps(value)};")
+    for index in sorted(by_cell, reverse=True):
+        cell = nbformat.v4.new_code_cell("\n".join(by_cell[index]), metadata={"tags": ["injected-parameters"]})
+        nb.cells.insert(index + 1, cell)
+
+
+def count_checks(nb):
+    """check() prints one "✓ ..." line per claim that held."""
+    n = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "stream" and out.get("name") == "stdout":
+                n += sum(1 for l in out.get("text", "").splitlines() if l.startswith("✓ "))
+    return n
+
+
+def run_notebook(path, kernel_name, timeout, write, params=None, output=None):
     import nbformat
     from jupyter_client.manager import KernelManager
 
     nb = nbformat.read(path, as_version=4)
+    if params:
+        inject_params(nb, params, path)
     km = KernelManager(kernel_name=kernel_name)
     cwd = os.path.dirname(os.path.abspath(path))
     km.start_kernel(cwd=cwd)
@@ -94,21 +155,23 @@ def run_notebook(path, kernel_name, timeout, write):
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     if write and not failures:
+        target = output or path
         nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": "TypeScript (lora-lab)", "language": "typescript"}
         nb.metadata["language_info"] = language_info
         nb = nbformat.from_dict(as_browser_writes(nb))
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".ipynb.tmp")
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)), suffix=".ipynb.tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 nbformat.write(nb, f)
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(tmp, os.stat(path).st_mode & 0o777)  # mkstemp makes 0600; keep the notebook's mode
-            os.replace(tmp, path)
+            os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-    return failures
+    return failures, count_checks(nb)
 
 
 def kernel_info(kc):
@@ -250,12 +313,20 @@ def main():
     ap.add_argument("--kernel", default="lora-lab")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per cell")
     ap.add_argument("--report", help="write a JSON report of each notebook's result here")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    ap.add_argument("--output", help="with --param and execute: where to write the executed notebook")
     args = ap.parse_args()
     if args.mode == "info":
         print_kernel_info(args.kernel)
         return
     if not args.notebooks:
         ap.error("name at least one notebook")
+    try:
+        params = parse_params(args.param)
+    except ValueError as e:
+        ap.error(str(e))
+    if params and args.mode == "execute" and len(args.notebooks) > 1 and args.output:
+        ap.error("--output names one file: execute one notebook at a time with --param")
     results = []
     for path in args.notebooks:
         if not os.path.isfile(path):
@@ -263,18 +334,30 @@ def main():
             results.append({"notebook": path, "ok": False, "failures": ["no such notebook file"], "seconds": 0})
             continue
         started = time.time()
+        output = None
+        if params and args.mode == "execute":
+            stem = os.path.splitext(os.path.basename(path))[0]
+            output = args.output or os.path.join("out", "notebooks", f"{stem}.params.ipynb")
+            if os.path.abspath(output) == os.path.abspath(path):
+                ap.error(f"--output {output} is the notebook itself: with --param, write elsewhere")
+        checks = 0
         try:
-            failures = run_notebook(path, args.kernel, args.timeout, args.mode == "execute")
+            failures, checks = run_notebook(path, args.kernel, args.timeout, args.mode == "execute", params, output)
+        except ValueError as e:  # an unknown parameter
+            failures = [str(e)]
         except Exception as e:  # kernel did not start, bad notebook JSON, ...
             failures = [f"{type(e).__name__}: {e}"]
         seconds = round(time.time() - started, 1)
-        results.append({"notebook": path, "ok": not failures, "failures": failures, "seconds": seconds})
+        results.append({"notebook": path, "ok": not failures, "failures": failures, "seconds": seconds,
+                        "checks": checks, "params": params})
         if failures:
             print(f"FAIL {path} ({seconds} s)", flush=True)
             for f in failures:
                 print(f"  {f}", flush=True)
         else:
-            print(f"ok   {path} ({seconds} s)", flush=True)
+            shown = " ".join(f"{k}={json.dumps(v)}" for k, v in params.items())
+            print(f"ok   {path} ({seconds} s, {checks} checks{', ' + shown if shown else ''})"
+                  f"{' -> ' + output if output else ''}", flush=True)
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)

@@ -12,7 +12,9 @@ const rest = args.filter((a) => a !== '--no-build');
 if ((mode !== 'check' && mode !== 'execute') || rest.filter((a) => !a.startsWith('--')).length === 0) {
   console.error('usage: npm run notebooks:check -- NOTEBOOK.ipynb...   (or notebooks:execute to save outputs)');
   console.error('       options: --timeout SECONDS (per cell, default 600), --report FILE (JSON results),');
-  console.error('                --no-build (skip rebuilding dist/ first)');
+  console.error('                --no-build (skip rebuilding dist/ first),');
+  console.error('                --param NAME=VALUE (override a knob of a parameters cell; repeatable),');
+  console.error('                --output FILE (with execute --param: where the executed copy goes)');
   process.exit(2);
 }
 const python = findJupyterPython();
@@ -34,5 +36,5 @@ const r = spawnSync(python, [path.join(ROOT, 'scripts', 'nbrun.py'), mode, ...re
   env: jupyterEnv(),
 });
 // A file the runner rewrote has a new signature: sign it again so Jupyter keeps it trusted.
-if (mode === 'execute') trustNotebooks(python, rest.filter((a) => a.endsWith('.ipynb')));
+if (mode === 'execute' && !rest.includes('--param')) trustNotebooks(python, rest.filter((a) => a.endsWith('.ipynb')));
 process.exit(r.status ?? 1);
