@@ -42,3 +42,4 @@ export {
   type LearnedLayer,
 } from './experiment.js';
 export { amplification, LORA_PAPER_TABLE_7, type Amplification } from './analysis.js';
+export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';

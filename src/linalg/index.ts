@@ -41,3 +41,4 @@ export {
   type FullFineTuneOptions,
 } from './experiments.js';
 export { demoPicture } from './picture.js';
+export { maxAbsDiff, relativeError } from './compare.js';
