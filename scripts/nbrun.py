@@ -91,6 +91,34 @@ def inject_params(nb, params, path):
         nb.cells.insert(index + 1, cell)
 
 
+SLOW_SECONDS = 10
+TIMING_LINE = re.compile(r"^\*⏱ takes about .*\*$")
+
+
+def about(seconds):
+    """A timing as a reader would say it: 'about 40 s', 'about 2 min'."""
+    if seconds < 90:
+        return f"about {max(SLOW_SECONDS, int(5 * round(seconds / 5)))} s"
+    return f"about {round(seconds / 60 * 2) / 2:g} min"
+
+
+def mark_slow_cells(nb):
+    """The markdown before each code cell that took over SLOW_SECONDS ends with one line saying how long it took
+    in this run (a measurement, rewritten on every execute); faster cells lose the line."""
+    cores = os.cpu_count() or 1
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or index == 0 or nb.cells[index - 1].cell_type != "markdown":
+            continue
+        md = nb.cells[index - 1]
+        lines = [l for l in cell_source(md).rstrip("\n").split("\n") if not TIMING_LINE.match(l)]
+        while lines and not lines[-1].strip():
+            lines.pop()
+        seconds = cell.get("metadata", {}).get("lora_lab", {}).get("seconds", 0)
+        if seconds > SLOW_SECONDS:
+            lines += ["", f"*⏱ takes {about(seconds)} on {cores} core{'s' if cores > 1 else ''}*"]
+        md.source = "\n".join(lines)
+
+
 def count_checks(nb):
     """check() prints one "✓ ..." line per claim that held."""
     n = 0
@@ -155,6 +183,8 @@ def run_notebook(path, kernel_name, timeout, write, params=None, output=None):
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     if write and not failures:
+        if not params:
+            mark_slow_cells(nb)
         target = output or path
         nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": "TypeScript (lora-lab)", "language": "typescript"}
         nb.metadata["language_info"] = language_info

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -18,8 +18,31 @@ function runner(...args: string[]) {
   });
 }
 
+describe('timing lines', () => {
+  it('execute writes "takes about N s" before a cell over 10 s, and removes it from a faster one', () => {
+    const script = [
+      'import sys, json, nbformat',
+      `sys.path.insert(0, ${JSON.stringify(path.join(root, 'scripts'))})`,
+      'import nbrun',
+      'nb = nbformat.v4.new_notebook()',
+      "nb.cells = [nbformat.v4.new_markdown_cell('Slow.\\n\\n*⏱ takes about 90 s on 2 cores*'), nbformat.v4.new_code_cell('a')," +
+        " nbformat.v4.new_markdown_cell('Fast.\\n\\n*⏱ takes about 40 s on 2 cores*'), nbformat.v4.new_code_cell('b')]",
+      "nb.cells[1].metadata['lora_lab'] = {'seconds': 41.2}",
+      "nb.cells[3].metadata['lora_lab'] = {'seconds': 0.4}",
+      'nbrun.mark_slow_cells(nb)',
+      'print(json.dumps([nb.cells[0].source, nb.cells[2].source]))',
+    ].join('\n');
+    const r = spawnSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [slow, fast] = JSON.parse(r.stdout) as [string, string];
+    assert.match(slow, /^Slow\.\n\n\*⏱ takes about 40 s on \d+ cores?\*$/);
+    assert.equal(fast, 'Fast.');
+  });
+});
+
 describe('notebook parameters', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'nbparams-'));
+  mkdirSync(path.join(root, 'out'), { recursive: true });
 
   it('runs with the defaults, then with overrides (a number, a bare word, a JSON list)', () => {
     const report = path.join(tmp, 'report.json');
@@ -53,5 +76,25 @@ describe('notebook parameters', () => {
     const printed = nb.cells[3]!.outputs!.map((o) => [o.text ?? ''].flat().join('')).join('');
     assert.match(printed, /r = 8, task = shift/);
     assert.match(printed, /✓ 2 × 8 = 8 \+ 8/);
+  });
+
+  it('overrides: a notebook passes with its test parameters only if >= 80 % of its default checks still run', () => {
+    // The fixture's committed run printed 2 checks; under r = 8 one is default-only: 50 %, too few.
+    const nb = JSON.parse(readFileSync(fixture, 'utf8')) as { metadata: Record<string, unknown>; cells: { outputs?: unknown[] }[] };
+    nb.cells[2]!.outputs = [{ output_type: 'stream', name: 'stdout', text: '✓ 2 × 4 = 4 + 4\n' }];
+    nb.cells[3]!.outputs = [{ output_type: 'stream', name: 'stdout', text: '✓ at the default r = 4, r² = 16\n' }];
+    // Inside the repository (out/ is ignored), where a notebook resolves 'lora-lab'.
+    const here = mkdtempSync(path.join(root, 'out', 'nbparams-'));
+    const few = path.join(here, 'few.ipynb');
+    writeFileSync(few, JSON.stringify({ ...nb, metadata: { ...nb.metadata, lora_lab: { test_parameters: { r: 8 } } } }));
+    const enough = path.join(here, 'enough.ipynb');
+    writeFileSync(enough, JSON.stringify({ ...nb, metadata: { ...nb.metadata, lora_lab: { test_parameters: { task: 'swap' } } } }));
+    const bad = runner('overrides', few);
+    assert.equal(bad.status, 1, bad.stdout);
+    assert.match(bad.stdout, /only 1 of the default run's 2 checks ran under its test parameters \(50 % < 80 %\)/);
+    const good = runner('overrides', enough);
+    assert.equal(good.status, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /2 of the default run's 2 checks ran \(100 %\)/);
+    rmSync(here, { recursive: true, force: true });
   });
 });
