@@ -59,3 +59,36 @@ describe('chart outputs', () => {
     assert.deepEqual(data['application/vnd.vegalite.v5+json'], spec);
   });
 });
+
+describe('queued socket sends', () => {
+  it('a send waits for the previous one on the same socket, in order, and a failure does not block the rest', async () => {
+    const { queueSends } = await import('../src/notebook/tslab-sockets.js');
+    const log: string[] = [];
+    class Sock {
+      busy = false;
+      constructor() {
+        Object.seal(this); // like zeromq's native sockets: no new properties
+      }
+      send(msg: unknown): Promise<void> {
+        if (this.busy) throw new Error('Socket is busy writing');
+        this.busy = true;
+        return new Promise((resolve, reject) =>
+          setTimeout(() => {
+            this.busy = false;
+            log.push(String(msg));
+            if (msg === 'bad') reject(new Error('send failed'));
+            else resolve();
+          }, 5),
+        );
+      }
+    }
+    Object.defineProperty(Sock.prototype, 'send', { writable: false }); // zeromq's is read-only too
+    queueSends(Sock.prototype as unknown as { send: (this: object, ...a: unknown[]) => Promise<void> });
+    queueSends(Sock.prototype as unknown as { send: (this: object, ...a: unknown[]) => Promise<void> }); // idempotent
+    const s = new Sock();
+    const sent = [s.send('a'), s.send('bad'), s.send('c')];
+    const results = await Promise.allSettled(sent);
+    assert.deepEqual(log, ['a', 'bad', 'c']);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  });
+});

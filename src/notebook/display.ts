@@ -5,6 +5,9 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { renderPng } from '../charts/render.js';
 import type { Row, VegaLiteSpec } from '../charts/spec.js';
+import { queueTslabSends } from './tslab-sockets.js';
+
+queueTslabSends();
 
 /** A mime bundle: text and base64 images as strings, JSON mime types as objects. */
 type Bundle = Record<string, unknown>;
