@@ -164,7 +164,10 @@ test(`SIGKILL at ${KILLS} seeded random moments during repeated saves never lose
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'lora-lab-kill-'));
   const random = rng(2024);
   const folders = new Map(
-    SAVE_KINDS.map((kind) => [kind, { root: path.join(root, kind), dir: path.join(root, kind, 'out'), version: 0, fixture: makeFixture(kind) }]),
+    SAVE_KINDS.map((kind) => {
+      const at = path.join(root, kind);
+      return [kind, { root: at, dir: path.join(at, 'out'), version: 0, fixture: makeFixture(kind) }];
+    }),
   );
   const hits = new Map<string, number>();
   const kindAt = (i: number) => SAVE_KINDS[i % SAVE_KINDS.length]!;
@@ -195,7 +198,8 @@ test(`SIGKILL at ${KILLS} seeded random moments during repeated saves never lose
       const saved = child.lines.filter((l) => l.startsWith('saved ')).map((l) => Number(l.slice(6)));
       const acked = saved.length > 0 ? saved[saved.length - 1]! : f.version;
       const lastStep = [...child.lines].reverse().find((l) => l.startsWith('step ') || l.startsWith('saved '));
-      const where = `${kind}: ${lastStep === undefined || lastStep.startsWith('saved') ? 'before a save' : `after ${lastStep.slice(5)}`}`;
+      const inSave = lastStep !== undefined && lastStep.startsWith('step ');
+      const where = `${kind}: ${inSave ? `after ${lastStep.slice(5)}` : 'before a save'}`;
       hits.set(where, (hits.get(where) ?? 0) + 1);
       const entries = await fs.readdir(f.root);
       if (saved.length > 0) {
@@ -235,7 +239,7 @@ test(`SIGKILL at ${KILLS} seeded random moments during repeated saves never lose
   }
 });
 
-test('two processes saving one folder at once take turns through the lock and leave it whole', async () => {
+test('two processes saving one folder at once take turns through the lock; reads meanwhile get whole saves', async () => {
   await tf.setBackend('cpu');
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'lora-lab-two-'));
   const dir = path.join(root, 'out');
@@ -246,17 +250,25 @@ test('two processes saving one folder at once take turns through the lock and le
     await Promise.all(children.map((c) => c.ready));
     for (const c of children) c.proc.stdin!.write('go\n');
     const savedBy = (c: Child) => c.lines.filter((l) => l.startsWith('saved ')).map((l) => Number(l.slice(6)));
-    // While they run, the lock names one of them.
+    // While they run, the lock names one of them, and every read is one complete save (readDir re-reads a folder
+    // swapped under it).
     const pids = new Set(children.map((c) => c.proc.pid));
     let owner: number | undefined;
+    let reads = 0;
     const deadline = Date.now() + 30_000;
-    while ((owner === undefined || children.some((c) => savedBy(c).length < 3)) && Date.now() < deadline) {
+    while ((owner === undefined || reads < 10 || children.some((c) => savedBy(c).length < 3)) && Date.now() < deadline) {
       const text = await fs.readFile(`${dir}.lock`, 'utf8').catch(() => undefined);
       if (text !== undefined && owner === undefined) owner = (JSON.parse(text) as { pid: number }).pid;
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (savedBy(children[0]!).length + savedBy(children[1]!).length > 0) {
+        assert.ok((await fixture.read(dir)) >= 1000, 'a read meanwhile gets one of their saves');
+        reads++;
+      }
     }
     assert.ok(owner !== undefined && pids.has(owner), `lock owner ${owner} is one of ${[...pids].join(', ')}`);
-    for (const c of children) assert.ok(savedBy(c).length >= 3, `each process saved (got ${savedBy(c).length}): neither starved nor failed`);
+    assert.ok(reads >= 10, `${reads} reads while they saved`);
+    for (const c of children) {
+      assert.ok(savedBy(c).length >= 3, `each process saved (got ${savedBy(c).length}): neither starved nor failed`);
+    }
     for (const c of children) c.proc.kill('SIGKILL');
     await Promise.all(children.map((c) => c.exited));
     const possible = new Set(children.flatMap((c) => {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { recoverDir, replaceDirAtomic, updateDirAtomic, writeFileAtomic } from '../src/io/files.js';
+import { readDir, recoverDir, replaceDirAtomic, updateDirAtomic, writeFileAtomic } from '../src/io/files.js';
 
 async function tmpRoot(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'lora-lab-io-'));
@@ -130,7 +130,8 @@ test("loads and saves remove dead writers' siblings but never a live process's",
   const live = await liveProcess();
   try {
     await saveText(dir, { 'a.txt': '1' });
-    const dead = [`out.tmp-${DEAD_PID}-aa`, `out.old-${DEAD_PID}-bb`, `out.new-${DEAD_PID}-cc`, `out.tmp-${DEAD_PID}-dd.tmp-${DEAD_PID}-ee`];
+    const dead = [`out.tmp-${DEAD_PID}-aa`, `out.old-${DEAD_PID}-bb`, `out.new-${DEAD_PID}-cc`];
+    dead.push(`out.tmp-${DEAD_PID}-dd.tmp-${DEAD_PID}-ee`); // a sibling of a sibling (a nested save's)
     const alive = [`out.tmp-${live.pid}-aa`, `out.old-${live.pid}-bb`];
     for (const n of [...dead, ...alive]) await fs.mkdir(path.join(root, n));
     await fs.writeFile(path.join(root, 'out.other'), 'not a sibling'); // a name that only starts alike
@@ -257,4 +258,36 @@ test("writeFileAtomic removes dead writers' temporary files beside the target, n
     await live.stop();
     await fs.rm(root, { recursive: true });
   }
+});
+
+test('readDir repeats a read that overlapped a swap, the last time under the lock', async () => {
+  const root = await tmpRoot();
+  const dir = path.join(root, 'out');
+  let version = 0;
+  await saveText(dir, { 'a.txt': '0', 'b.txt': '0' });
+  // Another save lands between the reads of a.txt and b.txt (in the first `swaps` calls): a mix of two saves.
+  const reader = (swaps: number) => {
+    let calls = 0;
+    const dropped: string[] = [];
+    const read = async () => {
+      calls++;
+      const a = await fs.readFile(path.join(dir, 'a.txt'), 'utf8');
+      if (calls <= swaps) {
+        version++;
+        await saveText(dir, { 'a.txt': String(version), 'b.txt': String(version) });
+      }
+      const b = await fs.readFile(path.join(dir, 'b.txt'), 'utf8');
+      const lock = await fs.readFile(`${dir}.lock`, 'utf8').catch(() => null);
+      return `${a}${b}${lock !== null && JSON.parse(lock).pid === process.pid ? ' under the lock' : ''}`;
+    };
+    return { read, dropped, calls: () => calls };
+  };
+  const once = reader(1);
+  assert.equal(await readDir(dir, once.read, (d) => once.dropped.push(d)), '11');
+  assert.deepEqual([once.calls(), once.dropped], [2, ['01']]);
+  const always = reader(3); // a writer that never stops: after 3 tries the reader waits for it
+  assert.equal(await readDir(dir, always.read, (d) => always.dropped.push(d)), '44 under the lock');
+  assert.deepEqual([always.calls(), always.dropped], [4, ['12', '23', '34']]);
+  assert.deepEqual(await fs.readdir(root), ['out']);
+  await fs.rm(root, { recursive: true });
 });

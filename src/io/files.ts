@@ -1,18 +1,19 @@
 // Crash-safe saves of the files and folders a user keeps (adapters, checkpoints, training state, reports).
 // A file is written to a temporary sibling, fsynced and renamed over the target (rename is atomic on POSIX).
-// A folder is built whole in `<dir>.tmp-<pid>-<hex>`, fsynced, renamed to `<dir>.new-…` (the mark that it is complete),
-// then swapped in by two renames: `<dir>` → `<dir>.old-…`, `<dir>.new-…` → `<dir>`. POSIX has no atomic swap of
-// two folders, so a crash between the renames leaves `<dir>` missing with both complete copies beside it. Guarantees:
+// A folder is built whole in `<dir>.tmp-<pid>-<hex>`, fsynced, renamed to `<dir>.new-…` (the mark that it is
+// complete), then swapped in by two renames, `<dir>` → `<dir>.old-…` and `<dir>.new-…` → `<dir>`: POSIX cannot swap
+// two folders atomically, so a crash between them leaves no `<dir>`, with both complete copies beside it.
+// Guarantees:
 // - after a crash at any point, `<dir>` (or, in the rename window, its newest `.new-`/`.old-` sibling) holds the
 //   previous complete save or the new one, never a mix; `recoverDir` (every reader calls it) and the next save move
 //   that sibling back, preferring `.new-` (the save that was under way) to `.old-`;
 // - the next save, and any read that finds litter, removes `.tmp-`/`.new-`/`.old-` siblings whose process (the pid
-//   in the name) is gone; a live process's siblings are never touched;
-// - saves of one folder are serialised by `<dir>.lock` (owner's pid and host; see lock.ts): a second writer waits,
-//   then fails naming the owner, and a dead owner's lock is broken;
-// - a save nested in another's build (a folder inside the folder being built) is part of that one swap, so several
-//   files written by different functions (an adapter and its optimizer state) land together or not at all.
-// Readers that run while another process swaps the folder may still see it missing for that instant.
+//   in the name) is gone; a live process's siblings are never touched (nor a dead pid's taken over by another);
+// - saves of one folder are serialised by `<dir>.lock` (owner's pid and host; see lock.ts): a second writer waits
+//   (60 s by default), then fails naming the owner; a dead owner's lock is broken;
+// - a save nested in another's build (a folder inside the folder being built) is part of that one swap, so files
+//   written by different functions (an adapter and its optimizer state) land together or not at all.
+// - a read through `readDir` comes from one save: one that overlapped a swap by another process is repeated.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { claimSibling, isStale, listSiblings, unclaim, type Sibling } from './siblings.js';
@@ -98,7 +99,7 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Deletes a sibling; a complete copy (.new-/.old-) is first renamed to a .tmp- name, so a half-deleted one is garbage. */
+/** Deletes a sibling; a complete copy (.new-/.old-) is renamed to a .tmp- name first: half-deleted, it is garbage. */
 async function removeSibling(target: string, s: Sibling): Promise<void> {
   if (s.kind === 'tmp') {
     await fs.rm(s.path, { recursive: true, force: true });
@@ -175,6 +176,56 @@ export async function recoverDir(dir: string, options: LockOptions = {}): Promis
   try {
     await recoverMissing(target);
     await sweep(target);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Which folder is at `target` now (a swap puts another one there), or undefined if none. */
+async function identity(target: string): Promise<string | undefined> {
+  try {
+    const st = await fs.lstat(target);
+    return `${st.dev}:${st.ino}:${st.ctimeMs}`;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Reads that overlap a swap before the reader takes the lock instead (a writer saving in a tight loop). */
+const UNLOCKED_READS = 3;
+
+/**
+ * Reads folder `dir` with `read` after `recoverDir`, and reads it again if another process swapped a save in while
+ * `read` ran (the last time under the folder's lock), so the result or the error comes from one complete save.
+ * `discard` releases a result that is dropped (e.g. a model built from the replaced folder).
+ */
+export async function readDir<T>(
+  dir: string,
+  read: () => Promise<T>,
+  discard?: (dropped: T) => void,
+  options: LockOptions = {},
+): Promise<T> {
+  const target = path.resolve(dir);
+  for (let attempt = 1; attempt <= UNLOCKED_READS; attempt++) {
+    await recoverDir(target, options);
+    const before = await identity(target);
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await read() };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    if ((await identity(target)) === before) {
+      if (outcome.ok) return outcome.value;
+      throw outcome.error;
+    }
+    if (outcome.ok) discard?.(outcome.value);
+  }
+  const lock = await acquireLock(target, options);
+  try {
+    await recoverMissing(target);
+    return await read();
   } finally {
     await lock.release();
   }
@@ -314,7 +365,9 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
   const target = path.resolve(file);
   const dir = path.dirname(target);
   await fs.mkdir(dir, { recursive: true });
-  for (const s of await listSiblings(target)) if (s.kind === 'tmp' && isStale(s)) await fs.rm(s.path, { force: true, recursive: true });
+  for (const s of await listSiblings(target)) {
+    if (s.kind === 'tmp' && isStale(s)) await fs.rm(s.path, { force: true, recursive: true });
+  }
   const tmp = claimSibling(target, 'tmp');
   let fh: fs.FileHandle | undefined;
   try {

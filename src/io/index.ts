@@ -9,4 +9,4 @@ export {
   f32Tensor,
   toFloat32,
 } from './safetensors.js';
-export { writeFileAtomic, replaceDirAtomic, updateDirAtomic, recoverDir, type LockOptions } from './files.js';
+export { writeFileAtomic, replaceDirAtomic, updateDirAtomic, recoverDir, readDir, type LockOptions } from './files.js';

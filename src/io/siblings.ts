@@ -71,7 +71,8 @@ export async function listSiblings(target: string): Promise<Sibling[]> {
   for (const name of names) {
     const m = re.exec(name);
     if (m === null) continue;
-    out.push({ path: path.join(parent, name), kind: m[1] as SiblingKind, pid: Number(m[2]), exact: m[3] === undefined });
+    const kind = m[1] as SiblingKind;
+    out.push({ path: path.join(parent, name), kind, pid: Number(m[2]), exact: m[3] === undefined });
   }
   return out;
 }

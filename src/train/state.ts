@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeSafetensors, encodeSafetensors, f32Tensor, toFloat32, type SafeTensor } from '../io/index.js';
-import { recoverDir, replaceDirAtomic, updateDirAtomic } from '../io/files.js';
+import { readDir, replaceDirAtomic, updateDirAtomic } from '../io/files.js';
 import { saveAdapter } from '../lora/adapter.js';
 import type { LoraModel } from '../lora/model.js';
 import type { Adam } from './adam.js';
@@ -51,7 +51,8 @@ export async function saveTrainingState(dir: string, optimizer: Adam, state: Tra
   };
   if (names !== undefined) metadata['names'] = JSON.stringify(names);
   const trainerState = JSON.stringify({ ...state, step: optimizer.step }, null, 2) + '\n';
-  await updateDirAtomic(dir, { [OPTIMIZER_FILE]: encodeSafetensors(tensors, metadata), [TRAINER_STATE_FILE]: trainerState });
+  const optimizerState = encodeSafetensors(tensors, metadata);
+  await updateDirAtomic(dir, { [OPTIMIZER_FILE]: optimizerState, [TRAINER_STATE_FILE]: trainerState });
 }
 
 /**
@@ -59,7 +60,13 @@ export async function saveTrainingState(dir: string, optimizer: Adam, state: Tra
  * them) and the training state, swapped in together, so a crash never pairs an adapter with another step's
  * optimizer state.
  */
-export async function saveResumable(dir: string, model: LoraModel, optimizer: Adam, state: TrainerState, names?: string[]): Promise<void> {
+export async function saveResumable(
+  dir: string,
+  model: LoraModel,
+  optimizer: Adam,
+  state: TrainerState,
+  names?: string[],
+): Promise<void> {
   await replaceDirAtomic(dir, async (tmp) => {
     await saveAdapter(model, tmp);
     await saveTrainingState(tmp, optimizer, state, names);
@@ -71,7 +78,10 @@ export async function saveResumable(dir: string, model: LoraModel, optimizer: Ad
  * trainer_state.json. Everything is checked (count, names, shapes, step agreement) before anything changes.
  */
 export async function loadTrainingState(dir: string, optimizer: Adam, names?: string[]): Promise<TrainerState> {
-  await recoverDir(dir); // a save killed in its rename window left the folder beside its path
+  return readDir(dir, () => restoreTrainingState(dir, optimizer, names)); // one complete save (see io/files.ts)
+}
+
+async function restoreTrainingState(dir: string, optimizer: Adam, names?: string[]): Promise<TrainerState> {
   const optFile = path.join(dir, OPTIMIZER_FILE);
   const stateFile = path.join(dir, TRAINER_STATE_FILE);
   const read = async (f: string) => {
