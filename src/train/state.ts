@@ -1,7 +1,8 @@
 // Saving and restoring a training run so it can resume exactly: Adam's moments in optimizer.safetensors
 // (PyTorch's state_dict names: state.{i}.exp_avg / exp_avg_sq) and trainer_state.json (step, seed, settings),
 // the files HF's Trainer keeps next to a checkpoint. Same weights + same moments + same step + same seed
-// ⇒ the resumed run takes exactly the steps the uninterrupted run would have taken.
+// ⇒ the resumed run takes exactly the steps the uninterrupted run would have taken. saveResumable writes them
+// with the adapter in one atomic swap, so a crash never leaves an adapter beside another step's moments.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
