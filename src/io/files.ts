@@ -222,7 +222,13 @@ export async function readDir<T>(
     }
     if (outcome.ok) discard?.(outcome.value);
   }
-  const lock = await acquireLock(target, options);
+  let lock: DirLock;
+  try {
+    lock = await acquireLock(target, options);
+  } catch (e) {
+    if (isReadOnlyError(e)) return read(); // cannot lock here: one more read as it is
+    throw e;
+  }
   try {
     await recoverMissing(target);
     return await read();
