@@ -11,14 +11,14 @@ import type { Gpt } from '../models/gpt.js';
 import { TEXT_TASKS, makeExamples, textTask, type TextTaskName } from '../data/tasks.js';
 import { lmBatch } from '../data/batch.js';
 import type { CharTokenizer } from '../data/tokenizer.js';
-import { injectLora, loadAdapter, resolveTargets, saveAdapter, loraConfig, type LoraModel } from '../lora/index.js';
+import { injectLora, loadAdapter, resolveTargets, loraConfig, type LoraModel } from '../lora/index.js';
 import { Adam } from '../train/adam.js';
 import { finetuneGpt, evaluateTask, type FinetuneResult } from '../train/finetune.js';
 import { NonFiniteLossError } from '../train/loop.js';
 import { formatBytes } from '../train/memory.js';
 import { formatEta } from '../train/format.js';
 import { batchTensors } from '../train/sft.js';
-import { loadTrainingState, saveTrainingState } from '../train/state.js';
+import { loadTrainingState, saveResumable } from '../train/state.js';
 import { parseFlags, UsageError, type Command } from './command.js';
 import { parseIntFlag, parseNumberFlag, terminalProgress } from './pretrain.js';
 
@@ -109,8 +109,7 @@ async function mergeGap(model: Gpt, lora: LoraModel, tok: CharTokenizer, task: T
 }
 
 async function saveRunState(dir: string, ft: { lora: LoraModel; optimizer: Adam }, state: Record<string, unknown>): Promise<void> {
-  await saveAdapter(ft.lora, dir);
-  await saveTrainingState(dir, ft.optimizer, { step: ft.optimizer.step, seed: state['seed'] as number, ...state });
+  await saveResumable(dir, ft.lora, ft.optimizer, { step: ft.optimizer.step, seed: state['seed'] as number, ...state });
 }
 
 export const finetuneCommand: Command = {

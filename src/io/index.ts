@@ -1,4 +1,4 @@
-// File formats and safe writes: safetensors encode/decode and atomic file/directory replacement.
+// File formats and safe writes: safetensors encode/decode, atomic file/directory replacement with crash recovery.
 // Reference: huggingface/safetensors format spec.
 export {
   type SafeDtype,
@@ -9,4 +9,4 @@ export {
   f32Tensor,
   toFloat32,
 } from './safetensors.js';
-export { writeFileAtomic, replaceDirAtomic } from './files.js';
+export { writeFileAtomic, replaceDirAtomic, updateDirAtomic, recoverDir, readDir, type LockOptions } from './files.js';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { LayerTree } from '../models/module.js';
 import { decodeSafetensors, encodeSafetensors, f32Tensor, toFloat32, type SafeTensor } from '../io/safetensors.js';
-import { replaceDirAtomic } from '../io/files.js';
+import { readDir, replaceDirAtomic } from '../io/files.js';
 import { fromPeftJson, toPeftJson, type LoraConfig } from './config.js';
 import { linearDims, LoraDense } from './layer.js';
 import { injectLora, isBiasWeight, LoraModel } from './model.js';
@@ -71,6 +71,10 @@ function splitKey(key: string, where: string): { module: string; part: Part } {
  * every key's name, dtype and shape against the config (r, DoRA, bias mode) and that A/B come in pairs.
  */
 export async function readAdapter(dir: string): Promise<AdapterContents> {
+  return readDir(dir, () => readAdapterFolder(dir)); // one complete save, after a crash or during another save
+}
+
+async function readAdapterFolder(dir: string): Promise<AdapterContents> {
   const configPath = path.join(dir, CONFIG_FILE);
   const weightsPath = path.join(dir, WEIGHTS_FILE);
   let configText: string;

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { decodeSafetensors, encodeSafetensors, f32Tensor, replaceDirAtomic, toFloat32, type SafeTensor } from '../io/index.js';
+import { decodeSafetensors, encodeSafetensors, f32Tensor, readDir, replaceDirAtomic, toFloat32, type SafeTensor } from '../io/index.js';
 import type { LayerTree } from './module.js';
 import { Gpt } from './gpt.js';
 import { validateGptConfig, type GptConfig } from './config.js';
@@ -125,6 +125,11 @@ async function readJson(file: string): Promise<Record<string, unknown>> {
 
 /** Reads and fully validates a checkpoint directory, then builds the model. */
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  // One complete save, after a crash or during another save; a model built from a replaced folder is disposed.
+  return readDir(dir, () => loadCheckpointFolder(dir), (c) => c.model.dispose());
+}
+
+async function loadCheckpointFolder(dir: string): Promise<Checkpoint> {
   const configFile = path.join(dir, CHECKPOINT_CONFIG_FILE);
   const json = await readJson(configFile);
   if (json['format'] !== FORMAT || json['format_version'] !== FORMAT_VERSION) {

@@ -20,6 +20,7 @@ export {
 export {
   saveTrainingState,
   loadTrainingState,
+  saveResumable,
   OPTIMIZER_FILE,
   TRAINER_STATE_FILE,
   type TrainerState,

@@ -1,11 +1,15 @@
 // Saving and restoring a training run so it can resume exactly: Adam's moments in optimizer.safetensors
 // (PyTorch's state_dict names: state.{i}.exp_avg / exp_avg_sq) and trainer_state.json (step, seed, settings),
 // the files HF's Trainer keeps next to a checkpoint. Same weights + same moments + same step + same seed
-// ⇒ the resumed run takes exactly the steps the uninterrupted run would have taken.
+// ⇒ the resumed run takes exactly the steps the uninterrupted run would have taken. saveResumable writes them
+// with the adapter in one atomic swap, so a crash never leaves an adapter beside another step's moments.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { decodeSafetensors, encodeSafetensors, f32Tensor, toFloat32, writeFileAtomic, type SafeTensor } from '../io/index.js';
+import { decodeSafetensors, encodeSafetensors, f32Tensor, toFloat32, type SafeTensor } from '../io/index.js';
+import { readDir, replaceDirAtomic, updateDirAtomic } from '../io/files.js';
+import { saveAdapter } from '../lora/adapter.js';
+import type { LoraModel } from '../lora/model.js';
 import type { Adam } from './adam.js';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -23,7 +27,7 @@ export interface TrainerState {
 
 /**
  * Writes the optimizer's moments and step to `dir`/optimizer.safetensors and `state` to trainer_state.json
- * (each atomically). `names` (e.g. adapter keys) are stored and checked on load.
+ * (together, in one atomic save of `dir`). `names` (e.g. adapter keys) are stored and checked on load.
  */
 export async function saveTrainingState(dir: string, optimizer: Adam, state: TrainerState, names?: string[]): Promise<void> {
   const vars = optimizer.variables();
@@ -47,8 +51,27 @@ export async function saveTrainingState(dir: string, optimizer: Adam, state: Tra
     lr_scales: JSON.stringify(optimizer.groups.map((g) => g.lrScale)),
   };
   if (names !== undefined) metadata['names'] = JSON.stringify(names);
-  await writeFileAtomic(path.join(dir, OPTIMIZER_FILE), encodeSafetensors(tensors, metadata));
-  await writeFileAtomic(path.join(dir, TRAINER_STATE_FILE), JSON.stringify({ ...state, step: optimizer.step }, null, 2) + '\n');
+  const trainerState = JSON.stringify({ ...state, step: optimizer.step }, null, 2) + '\n';
+  const optimizerState = encodeSafetensors(tensors, metadata);
+  await updateDirAtomic(dir, { [OPTIMIZER_FILE]: optimizerState, [TRAINER_STATE_FILE]: trainerState });
+}
+
+/**
+ * Saves what a resume needs into `dir` as one unit: `model`'s active adapter (PEFT files, as saveAdapter writes
+ * them) and the training state, swapped in together, so a crash never pairs an adapter with another step's
+ * optimizer state.
+ */
+export async function saveResumable(
+  dir: string,
+  model: LoraModel,
+  optimizer: Adam,
+  state: TrainerState,
+  names?: string[],
+): Promise<void> {
+  await replaceDirAtomic(dir, async (tmp) => {
+    await saveAdapter(model, tmp);
+    await saveTrainingState(tmp, optimizer, state, names);
+  });
 }
 
 /**
@@ -56,6 +79,10 @@ export async function saveTrainingState(dir: string, optimizer: Adam, state: Tra
  * trainer_state.json. Everything is checked (count, names, shapes, step agreement) before anything changes.
  */
 export async function loadTrainingState(dir: string, optimizer: Adam, names?: string[]): Promise<TrainerState> {
+  return readDir(dir, () => restoreTrainingState(dir, optimizer, names)); // one complete save (see io/files.ts)
+}
+
+async function restoreTrainingState(dir: string, optimizer: Adam, names?: string[]): Promise<TrainerState> {
   const optFile = path.join(dir, OPTIMIZER_FILE);
   const stateFile = path.join(dir, TRAINER_STATE_FILE);
   const read = async (f: string) => {
