@@ -30,9 +30,10 @@ export interface BuildOptions {
 export interface BuiltPage extends PageRef {
   /** The notebook the page was built from (absent for index.html). */
   notebook?: string;
-  /** Outputs on the page, and how many are live charts. */
+  /** The notebook's outputs on the page, the page's live charts, and the charts only the book has. */
   outputs: number;
   charts: number;
+  bookOnly: number;
 }
 
 export interface BuildResult {
@@ -132,7 +133,7 @@ function renderNotebook(
     outputs += outs.length;
     charts += outs.filter((o) => o.startsWith('<div class="output chart"')).length;
     if (slider?.cell === i) {
-      const id = `${nb.slug}-c${i}-slider`;
+      const id = `chart-${nb.slug}-c${i}-slider`;
       outs.push(
         `<div class="output chart book-only" id="${id}" data-chart="${id}">` +
           '<p class="note">Only in the book: the same picture rebuilt from every k, computed by the library ' +
@@ -196,7 +197,7 @@ export function buildBook(options: BuildOptions): BuildResult {
         path.join(staging, page.href),
         pageHtml({ page, pages: refs, headings: r.headings, body: r.body, charts: r.charts > 0, footer, siteName: readme.title }),
       );
-      built.push({ ...page, notebook: nb.file, outputs: r.outputs, charts: r.charts });
+      built.push({ ...page, notebook: nb.file, outputs: r.outputs, charts: r.charts, bookOnly: r.bookOnly });
     });
     if (bookOnlyCharts === 0) {
       throw new Error('no notebook has a code cell drawing demoPicture(...): the picture slider has no place in the book');
@@ -228,7 +229,7 @@ export function buildBook(options: BuildOptions): BuildResult {
         siteName: readme.title,
       }),
     );
-    built.unshift({ ...refs[0]!, outputs: 0, charts: 0 });
+    built.unshift({ ...refs[0]!, outputs: 0, charts: 0, bookOnly: 0 });
 
     // Swap the new site in whole.
     const old = `${outDir}.old-${process.pid}`;

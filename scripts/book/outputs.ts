@@ -57,7 +57,7 @@ function bundleHtml(o: Extract<Output, { data: MimeBundle }>, ctx: OutputContext
   const { data, metadata } = o;
   const imageMime = Object.keys(IMAGE_TYPES).find((m) => m in data);
   if (VEGALITE_MIME in data) {
-    const chartId = `${ctx.id}-o${n}`;
+    const chartId = `chart-${ctx.id}-o${n}`;
     const fallback = imageMime ? imageHtml(data, metadata, imageMime, ctx, n) : '';
     return (
       `<div class="output chart" id="${chartId}" data-chart="${chartId}">` +

@@ -23,11 +23,13 @@
     }
     var target = document.createElement('div');
     target.className = 'chart-live';
-    el.insertBefore(target, el.firstChild);
+    el.insertBefore(target, el.querySelector('script.chart-spec'));
     var options = {
       renderer: 'canvas',
       // exporting a picture works offline; the source view and the online editor do not belong in the book
       actions: { export: true, source: false, compiled: false, editor: false },
+      // values under the pointer for marks that stand for one data row each (specs without tooltips of their own)
+      config: { bar: { tooltip: true }, rect: { tooltip: true }, point: { tooltip: true } },
     };
     window.vegaEmbed(target, spec, options).then(
       function (result) {
