@@ -46,6 +46,7 @@ describe('the book in a real browser', { skip }, () => {
 
   after(async () => {
     await browser?.close();
+    server?.closeAllConnections();
     await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   });
 

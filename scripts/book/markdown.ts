@@ -4,6 +4,7 @@
 import MarkdownIt from 'markdown-it';
 import katexPluginModule from '@vscode/markdown-it-katex';
 import hljs from 'highlight.js/lib/common';
+import katex from 'katex';
 import type { MimeBundle } from './notebook.js';
 
 export interface Heading {
@@ -26,7 +27,7 @@ export interface LinkContext {
 }
 
 // The plugin is CommonJS with `exports.default`: under Node's ESM loader the default import is the exports object.
-type KatexOptions = { enableBareBlocks?: boolean; throwOnError?: boolean };
+type KatexOptions = { enableBareBlocks?: boolean; throwOnError?: boolean; katex?: typeof katex };
 type PluginWithOptions<T> = (md: InstanceType<typeof MarkdownIt>, options?: T) => void;
 type Token = ReturnType<InstanceType<typeof MarkdownIt>['parse']>[number];
 const katexExports = katexPluginModule as unknown as PluginWithOptions<KatexOptions> & { default?: PluginWithOptions<KatexOptions> };
@@ -70,7 +71,10 @@ function isRelative(href: string): boolean {
 /** A markdown renderer; `render` gives the HTML and the headings it found. */
 export function createMarkdown(): { render: (src: string, ctx: LinkContext) => { html: string; headings: Heading[] } } {
   const md = new MarkdownIt({ html: true, linkify: false, typographer: false });
-  md.use(markdownItKatex, { enableBareBlocks: true, throwOnError: false });
+  // KaTeX asked to throw on a bad formula; the plugin turns that into a katex-error span, which render() below
+  // reports with the cell it came from (KaTeX's own non-throwing mode would draw the bad command in red instead).
+  const strict = { renderToString: (tex: string, o?: katex.KatexOptions) => katex.renderToString(tex, { ...o, throwOnError: true }) };
+  md.use(markdownItKatex, { enableBareBlocks: true, throwOnError: false, katex: strict as unknown as typeof katex });
   md.options.highlight = (code: string, lang: string): string => highlightCode(code, lang || 'plaintext');
   // A wide table scrolls in its own box instead of widening the page.
   md.renderer.rules['table_open'] = () => '<div class="table-wrap"><table>\n';
@@ -100,8 +104,12 @@ export function createMarkdown(): { render: (src: string, ctx: LinkContext) => {
     };
     walk(tokens);
     const html = md.renderer.render(tokens, md.options, env);
-    const bad = /<span class="katex-error" title="([^"]*)">([^<]*)<\/span>/.exec(html);
-    if (bad) throw new Error(`${ctx.where}: KaTeX cannot render ${bad[2]} (${bad[1]}); fix the formula`);
+    // The plugin's error element: the formula as its title, KaTeX's message as its text.
+    const bad = /class="[^"]*katex-error[^"]*" title="([^"]*)">([^<]*)</.exec(html);
+    if (bad) {
+      const unescape = (t: string) => t.replace(/&quot;/g, '"').replace(/&#039;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+      throw new Error(`${ctx.where}: KaTeX cannot render ${unescape(bad[1]!)} (${unescape(bad[2]!)}); fix the formula`);
+    }
     return { html, headings };
   };
   return { render };

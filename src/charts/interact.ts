@@ -5,6 +5,9 @@
 // Static renders (PNG, SVG) show the chart as if nothing were picked.
 import type { Row, VegaLiteSpec } from './spec.js';
 
+/** A Vega-Lite encoding channel definition ({ field, type, title, scale, ... }). */
+type Channel = Record<string, unknown>;
+
 /** Radio buttons stop being readable past this many choices; such charts get no `pick`. */
 export const PICK_MAX_CHOICES = 12;
 
@@ -15,7 +18,8 @@ const datumField = (field: string): string => `datum[${JSON.stringify(field)}]`;
 
 /** The distinct values of `field`, sorted, or undefined when they are too many (or not numbers/strings). */
 export function pickChoices(rows: Row[], field: string): (number | string)[] | undefined {
-  const values = [...new Set(rows.map((r) => r[field]).filter((v): v is number | string => typeof v === 'number' || typeof v === 'string'))];
+  const isValue = (v: unknown): v is number | string => typeof v === 'number' || typeof v === 'string';
+  const values = [...new Set(rows.map((r) => r[field]).filter(isValue))];
   if (values.length < 2 || values.length > PICK_MAX_CHOICES) return undefined;
   return values.every((v) => typeof v === 'number')
     ? (values as number[]).sort((a, b) => a - b)
@@ -31,7 +35,7 @@ export function pickParam(choices: (number | string)[], label: string): Record<s
  * Layers that show the picked x: a rule, and the y value of every series beside its point. `x`/`y` are the
  * encodings of the chart's main layer (y already the folded `value` field when there are several series).
  */
-export function pickLayers(x: Record<string, unknown>, y: Record<string, unknown>, color?: Record<string, unknown>): VegaLiteSpec[] {
+export function pickLayers(x: Channel, y: Channel, color?: Channel): VegaLiteSpec[] {
   // Shown by opacity rather than filtered out: a layer with no rows would give its scales an empty extent.
   const picked = (value: number) => ({
     condition: { test: `${datumField(String(x['field']))} == ${PICK_PARAM}`, value },
@@ -62,7 +66,7 @@ export const zoomParam = (): Record<string, unknown> => ({
 });
 
 /** A layer of points that appear under the pointer (the nearest one) with a tooltip of their values. */
-export function hoverLayer(x: Record<string, unknown>, y: Record<string, unknown>, color?: Record<string, unknown>): VegaLiteSpec {
+export function hoverLayer(x: Channel, y: Channel, color?: Channel): VegaLiteSpec {
   const tooltip = [
     { field: String(x['field']), type: 'quantitative', title: String(x['title'] ?? x['field']) },
     ...(color ? [{ field: String(color['field']), type: 'nominal', title: 'series' }] : []),

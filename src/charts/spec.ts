@@ -1,7 +1,9 @@
 // Vega-Lite specs as plain JSON: small builders for the charts the notebooks and the CLI draw.
 // A spec is data only (no functions), so it can be tested as JSON, saved beside results and rendered anywhere.
 // Interactive parts (picking an x value, zoom and pan) are Vega-Lite params: see interact.ts.
-import { hoistParams, hoverLayer, pickChoices, pickLayers, pickParam, PICK_MAX_CHOICES, zoomParam } from './interact.js';
+import {
+  hoistParams, hoverLayer, pickChoices, pickLayers, pickParam, PICK_MAX_CHOICES, zoomParam,
+} from './interact.js';
 
 /** A Vega-Lite v5 spec: plain JSON. */
 export type VegaLiteSpec = Record<string, unknown>;
@@ -91,7 +93,9 @@ export function lineChart(rows: Row[], o: XYOptions): VegaLiteSpec {
   const mark = { type: 'line', point: o.points ?? false };
   const choices = (o.pick ?? o.points ?? false) ? pickChoices(rows, o.x) : undefined;
   if (o.pick === true && choices === undefined) {
-    throw new Error(`lineChart pick needs 2 to ${PICK_MAX_CHOICES} distinct values of '${o.x}': use pick: false or zoom: true`);
+    throw new Error(
+      `lineChart pick needs 2 to ${PICK_MAX_CHOICES} distinct values of '${o.x}': use pick: false or zoom: true`,
+    );
   }
   const head = { ...base(o), data: { values }, ...(transform ? { transform } : {}) };
   if (choices === undefined && !o.zoom) return { ...head, mark, encoding };

@@ -1,4 +1,6 @@
 // What only notebooks need: check(), tslab display of charts/tables/markdown, live training progress.
 export { check, checkClose, CheckError } from './check.js';
 export { LiveOutput, chartBundle, showChart, showTable, showMarkdown, tableBundle } from './display.js';
-export { notebookProgress, progressChart, formatStep, formatDuration, type StepReport, type NotebookProgressOptions } from './progress.js';
+export {
+  notebookProgress, progressChart, formatStep, formatDuration, type StepReport, type NotebookProgressOptions,
+} from './progress.js';
