@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { findJupyterPython, INSTALL_JUPYTER_HELP, ROOT, writeKernelSpec } from './lib/jupyter.js';
+import { ensureChromium } from './lib/chromium.js';
 
 const forTests = process.argv.includes('--for-tests');
 
@@ -51,6 +52,9 @@ if (python === undefined) {
   python = findJupyterPython();
   if (python === undefined) fail(INSTALL_JUPYTER_HELP);
 }
+
+// The book's browser test needs a Chromium: Debian's, installed as root like Jupyter.
+if (forTests) ensureChromium();
 
 // 3. Kernel spec.
 const kernelDir = writeKernelSpec();
