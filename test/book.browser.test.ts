@@ -5,7 +5,7 @@
 // control that moves nothing, or sideways scrolling at 375 px. Screenshots (desktop, phone) go to out/book-screenshots/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -124,6 +124,34 @@ describe('the book in a real browser', { skip }, () => {
       assert.ok(moved.includes('a-first.html zoom:wheel'), 'the training curve zoomed');
     });
   }
+
+  it('the checks catch a broken page (each kind of fault once)', async () => {
+    const dir = path.join(WORK, 'broken');
+    mkdirSync(dir, { recursive: true });
+    const spec = JSON.stringify({ params: [{ name: 'k', value: 1, bind: { input: 'range', min: 1, max: 3 } }] });
+    writeFileSync(
+      path.join(dir, 'index.html'),
+      '<!doctype html><html><head><link rel="icon" href="data:,"></head><body>' +
+        '<p>Left as TeX: $x^2$ and \\(y\\)</p><img src="missing.png"><img src="https://example.invalid/x.png">' +
+        '<a href="#nowhere">a dead anchor</a><a href="gone.html">a dead page</a>' +
+        `<div class="chart" id="c1" data-chart="c1" data-state="failed"><script type="application/json" class="chart-spec">${spec}</script></div>` +
+        '<div style="width: 2000px">too wide</div><script>console.error("boom")</script></body></html>',
+    );
+    const { context, requests } = await guardedContext(PHONE, (u) => u.protocol === 'file:' || u.protocol === 'data:');
+    const { page, errors } = await open(context, pathToFileURL(path.join(dir, 'index.html')).href);
+    const report = await checkPage(page);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    await context.close();
+    const all = [...errors, ...report.problems, ...requests, ...brokenLinks([report], (u) => existsSync(fileURLToPath(u)))];
+    const expect = [
+      /^console error: boom$/, /^math left as TeX: "Left as TeX/, /^image does not decode: file:.*missing\.png/,
+      /^external request: https:\/\/example\.invalid/, /^failed request: file:.*missing\.png/, /^chart c1 did not draw/,
+      /^chart c1: its spec binds k:range but the page shows no such control/, /link to .*#nowhere: no element with id/,
+      /link to .*gone\.html: no such page/,
+    ];
+    for (const re of expect) assert.ok(all.some((p) => re.test(p)), `expected a problem matching ${re}; got:\n${all.join('\n')}`);
+    assert.ok(width > PHONE.width, 'the overflow is measured');
+  });
 
   it('on a 375-px phone nothing scrolls sideways; screenshots of every page', async () => {
     const origin = new URL(base).origin;
