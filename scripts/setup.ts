@@ -6,7 +6,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { findJupyterPython, INSTALL_JUPYTER_HELP, ROOT, writeKernelSpec } from './lib/jupyter.js';
-import { ensureChromium } from './lib/chromium.js';
 
 const forTests = process.argv.includes('--for-tests');
 
@@ -19,6 +18,8 @@ const [major, minor] = process.versions.node.split('.').map(Number) as [number, 
 if (major < 20 || (major === 20 && minor < 19)) {
   fail(`Node ${process.versions.node} is too old: lora-lab needs Node >= 20.19 (require of ES modules)`);
 }
+// The book's browser test needs a Chromium: Debian's, installed as root like Jupyter (scripts/lib/chromium.ts).
+if (forTests) (await import('./lib/chromium.js')).ensureChromium();
 
 // 1. Build and link.
 const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -52,9 +53,6 @@ if (python === undefined) {
   python = findJupyterPython();
   if (python === undefined) fail(INSTALL_JUPYTER_HELP);
 }
-
-// The book's browser test needs a Chromium: Debian's, installed as root like Jupyter.
-if (forTests) ensureChromium();
 
 // 3. Kernel spec.
 const kernelDir = writeKernelSpec();

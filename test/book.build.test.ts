@@ -71,7 +71,11 @@ describe('book build', () => {
     const img = /<div class="chart-fallback"><img src="(images\/a-first-c4-o0\.png)" alt="([^"]*)" width="(\d+)">/.exec(a);
     assert.ok(img, 'the rank sweep PNG is the fallback');
     const png = readFileSync(path.join(dir, 'site', img[1]!));
-    assert.equal(Number(img[3]) * 2, png.readUInt32BE(16), 'a lora-lab chart PNG is drawn at 2×: shown at half its pixels');
+    assert.equal(Number(img[3]) * 2, png.readUInt32BE(16), 'shown at the design size its metadata gives');
+    const old = /<img src="(images\/a-first-c5-o0\.png)" alt="[^"]*" width="(\d+)">/.exec(a);
+    assert.ok(old, 'an output without size metadata');
+    const oldPng = readFileSync(path.join(dir, 'site', old[1]!));
+    assert.equal(Number(old[2]) * 2, oldPng.readUInt32BE(16), 'a lora-lab chart PNG without metadata: drawn at 2×, shown at half');
     assert.ok(existsSync(path.join(dir, 'site', 'images', 'a-first', 'stripes.png')), 'the markdown image is copied');
   });
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import { barChart, concatCharts, heatmap, lineChart, renderPng, renderSvg, saveChart } from '../src/charts/index.js';
-import { progressChart } from '../src/notebook/index.js';
+import { progressChart } from '../src/notebook/progress.js';
 
 const rows = [
   { step: 1, loss: 2.0, val: 2.1 },

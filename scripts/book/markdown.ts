@@ -6,6 +6,7 @@ import katexPluginModule from '@vscode/markdown-it-katex';
 import hljs from 'highlight.js/lib/common';
 import katex from 'katex';
 import type { MimeBundle } from './notebook.js';
+import { escapeHtml } from './outputs.js';
 
 export interface Heading {
   level: number;
@@ -32,9 +33,6 @@ type PluginWithOptions<T> = (md: InstanceType<typeof MarkdownIt>, options?: T) =
 type Token = ReturnType<InstanceType<typeof MarkdownIt>['parse']>[number];
 const katexExports = katexPluginModule as unknown as PluginWithOptions<KatexOptions> & { default?: PluginWithOptions<KatexOptions> };
 const markdownItKatex: PluginWithOptions<KatexOptions> = katexExports.default ?? katexExports;
-
-const escapeHtml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Code highlighted as `language` (TypeScript for code cells) into <pre><code>, plain and escaped when unknown. */
 export function highlightCode(code: string, language: string): string {

@@ -87,15 +87,13 @@ export function hoverLayer(x: Channel, y: Channel, color?: Channel): VegaLiteSpe
 
 /**
  * For charts put side by side: Vega-Lite wants variable params (like `pick`) at the top of the whole spec, so
- * they are lifted out of each part; parts that pick over the same field then share one set of radio buttons,
- * with every part's choices.
+ * they are lifted out of each part (withoutVariableParams) into one list; parts that pick over the same field
+ * then share one set of radio buttons, with every part's choices.
  */
-export function hoistParams(parts: VegaLiteSpec[]): { parts: VegaLiteSpec[]; params: Record<string, unknown>[] } {
+export function liftedParams(parts: VegaLiteSpec[]): Record<string, unknown>[] {
   const params = new Map<string, Record<string, unknown>>();
-  const stripped = parts.map((p) => {
-    const own = (p['params'] as Record<string, unknown>[] | undefined) ?? [];
-    const keep = own.filter((q) => 'select' in q);
-    for (const q of own.filter((q) => !('select' in q))) {
+  for (const p of parts) {
+    for (const q of ((p['params'] as Record<string, unknown>[] | undefined) ?? []).filter((q) => !('select' in q))) {
       const name = String(q['name']);
       const seen = params.get(name);
       if (seen === undefined) {
@@ -111,8 +109,13 @@ export function hoistParams(parts: VegaLiteSpec[]): { parts: VegaLiteSpec[]; par
           : merged;
       }
     }
-    const { params: _params, ...rest } = p;
-    return keep.length > 0 ? { ...rest, params: keep } : rest;
-  });
-  return { parts: stripped, params: [...params.values()] };
+  }
+  return [...params.values()];
+}
+
+/** A part of a concatenated spec keeps its selection params (they live in views) and loses its variable ones. */
+export function withoutVariableParams(spec: VegaLiteSpec): VegaLiteSpec {
+  const { params, ...rest } = spec;
+  const keep = ((params as Record<string, unknown>[] | undefined) ?? []).filter((q) => 'select' in q);
+  return keep.length > 0 ? { ...rest, params: keep } : rest;
 }

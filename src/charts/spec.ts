@@ -2,7 +2,7 @@
 // A spec is data only (no functions), so it can be tested as JSON, saved beside results and rendered anywhere.
 // Interactive parts (picking an x value, zoom and pan) are Vega-Lite params: see interact.ts.
 import {
-  hoistParams, hoverLayer, pickChoices, pickLayers, pickParam, PICK_MAX_CHOICES, zoomParam,
+  hoverLayer, liftedParams, pickChoices, pickLayers, pickParam, PICK_MAX_CHOICES, withoutVariableParams, zoomParam,
 } from './interact.js';
 
 /** A Vega-Lite v5 spec: plain JSON. */
@@ -177,15 +177,15 @@ export function heatmap(values: ArrayLike<ArrayLike<number>>, o: HeatmapOptions 
 export function concatCharts(specs: VegaLiteSpec[], direction: 'h' | 'v' = 'h', title?: string): VegaLiteSpec {
   const strip = (s: VegaLiteSpec): VegaLiteSpec => {
     const { $schema: _schema, config: _config, background: _bg, ...rest } = s;
-    return rest;
+    return withoutVariableParams(rest);
   };
-  const { parts, params } = hoistParams(specs.map(strip));
+  const params = liftedParams(specs);
   return {
     $schema: SCHEMA,
     background: 'white',
     config: { font: 'DejaVu Sans', view: { stroke: null } },
     ...(title !== undefined ? { title } : {}),
     ...(params.length > 0 ? { params } : {}),
-    [direction === 'h' ? 'hconcat' : 'vconcat']: parts,
+    [direction === 'h' ? 'hconcat' : 'vconcat']: specs.map(strip),
   };
 }

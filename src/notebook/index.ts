@@ -1,6 +1,4 @@
 // What only notebooks need: check(), tslab display of charts/tables/markdown, live training progress.
 export { check, checkClose, CheckError } from './check.js';
 export { LiveOutput, chartBundle, showChart, showTable, showMarkdown, tableBundle } from './display.js';
-export {
-  notebookProgress, progressChart, formatStep, formatDuration, type StepReport, type NotebookProgressOptions,
-} from './progress.js';
+export { notebookProgress, formatStep, formatDuration, type StepReport, type NotebookProgressOptions } from './progress.js';

@@ -4,13 +4,31 @@
 // sweep's `pick` radio buttons, the training curve's zoom), made by the same code a notebook would run.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { concatCharts, lineChart, barChart } from '../../src/charts/index.js';
-import { chartBundle, progressChart, tableBundle } from '../../src/notebook/index.js';
+import { concatCharts, lineChart, barChart, renderPng, type VegaLiteSpec } from '../../src/charts/index.js';
+import { tableBundle } from '../../src/notebook/index.js';
+import { progressChart } from '../../src/notebook/progress.js';
 import { grayPng } from '../../scripts/book/png.js';
 
 const md = (source: string) => ({ cell_type: 'markdown', metadata: {}, source });
 const code = (source: string, outputs: unknown[]) => ({ cell_type: 'code', metadata: {}, source, outputs, execution_count: null });
-const display = (data: Record<string, unknown>) => ({ output_type: 'display_data', data, metadata: {} });
+const display = (data: Record<string, unknown>, metadata: Record<string, unknown> = {}) =>
+  ({ output_type: 'display_data', data, metadata });
+
+/**
+ * A chart output as the notebook helpers write it: PNG drawn at 2×, the spec, `<title>` as text; with
+ * `sized`, the PNG's design size in the metadata (newer outputs), without it as older outputs have it.
+ */
+async function chartDisplay(spec: VegaLiteSpec, sized: boolean) {
+  const png = await renderPng(spec, { scale: 2 });
+  const data = {
+    'image/png': Buffer.from(png).toString('base64'),
+    'text/plain': `<${typeof spec['title'] === 'string' ? spec['title'] : 'chart'}>`,
+    'application/vnd.vegalite.v5+json': spec,
+  };
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const size = { width: view.getUint32(16) / 2, height: view.getUint32(20) / 2 };
+  return display(data, sized ? { 'image/png': size } : {});
+}
 const stream = (name: 'stdout' | 'stderr', text: string) => ({ output_type: 'stream', name, text });
 const notebook = (cells: unknown[]) => ({
   cells,
@@ -74,17 +92,17 @@ export async function writeBookFixture(dir: string): Promise<string> {
     ].join('\n'),
   );
   writeFileSync(path.join(dir, 'notebooks', 'stripes.png'), grayPng([[0, 1, 0, 1], [1, 0, 1, 0]], 8));
-  const rank = await chartBundle(rankSweepSpec());
-  const curve = await chartBundle(trainingCurveSpec());
-  const bars = await chartBundle(barChart([{ k: 1, v: 3 }, { k: 2, v: 1 }], { x: 'k', y: 'v', title: 'bars' }));
+  const rank = await chartDisplay(rankSweepSpec(), true);
+  const curve = await chartDisplay(trainingCurveSpec(), false);
+  const bars = await chartDisplay(barChart([{ k: 1, v: 3 }, { k: 2, v: 1 }], { x: 'k', y: 'v', title: 'bars' }), false);
   const a = notebook([
     md('# A · First notebook\n\nInline $\\sigma_1 \\ge \\sigma_2$, Jupyter\'s \\(W_0 + \\Delta W\\) and `$not math$` in code.'),
     md('## Display math\n\n$$\\Delta W = B A, \\quad \\text{scaling} = \\frac{\\alpha}{r}$$\n\n\\[ \\|M - M_k\\|_F^2 = \\sum_{i>k} \\sigma_i^2 \\]\n\n' +
       '\\begin{align}\ny &= W_0 x + \\tfrac{\\alpha}{r} B A x\n\\end{align}\n\nOn to [the picture](b-second.ipynb#Compressing-a-picture).\n\n![stripes](stripes.png)'),
     code('console.log("hello"); console.error("careful");', [stream('stdout', 'hello\n'), stream('stderr', 'careful\n')]),
     code('showTable(rows);', [display(tableBundle([{ r: 8, 'val loss': 2.15 }, { r: 16, 'val loss': 2.1 }], { title: 'a table' }))]),
-    code('await showChart(rankSweep);', [display(rank)]),
-    code('await progress.done();', [display(curve), display(bars)]),
+    code('await showChart(rankSweep);', [rank]),
+    code('await progress.done();', [curve, bars]),
     code('throw new Error("boom");', [{ output_type: 'error', ename: 'Error', evalue: 'boom', traceback: ['\u001b[31mError: boom\u001b[0m', '    at <cell>:1:7'] }]),
   ]);
   const b = notebook([
