@@ -22,6 +22,8 @@ const [major, minor] = process.versions.node.split('.').map(Number) as [number, 
 if (major < 20 || (major === 20 && minor < 19)) {
   fail(`Node ${process.versions.node} is too old: lora-lab needs Node >= 20.19 (require of ES modules)`);
 }
+// The book's browser test needs a Chromium: Debian's, installed as root like Jupyter (scripts/lib/chromium.ts).
+if (forTests) (await import('./lib/chromium.js')).ensureChromium();
 
 // 1. Build and link.
 const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');

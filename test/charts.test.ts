@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as vega from 'vega';
+import { compile } from 'vega-lite';
 import { barChart, concatCharts, heatmap, lineChart, renderPng, renderSvg, saveChart } from '../src/charts/index.js';
+import { progressChart } from '../src/notebook/progress.js';
 
 const rows = [
   { step: 1, loss: 2.0, val: 2.1 },
@@ -73,5 +76,100 @@ describe('chart rendering', () => {
     assert.match(readFileSync(path.join(dir, 'c.svg'), 'utf8'), /^<svg/);
     assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'c.json'), 'utf8')), spec);
     await assert.rejects(saveChart(spec, path.join(dir, 'c.gif')), /use a \.png, \.svg or \.json file name/);
+  });
+});
+
+/** A headless Vega view of a Vega-Lite spec, to drive its params as a reader would. */
+async function viewOf(spec: Record<string, unknown>): Promise<vega.View> {
+  const view = new vega.View(vega.parse(compile(JSON.parse(JSON.stringify(spec))).spec), { renderer: 'none' });
+  await view.runAsync();
+  return view;
+}
+
+/** Texts of the visible text marks (not axis labels or titles) in a view's scenegraph. */
+function visibleTexts(view: vega.View): string[] {
+  const out: string[] = [];
+  const walk = (node: { marktype?: string; role?: string; items?: unknown[]; text?: unknown; opacity?: number }): void => {
+    if (node.marktype === 'text' && node.role === 'mark') {
+      for (const item of (node.items ?? []) as { text?: unknown; opacity?: number }[]) {
+        if ((item.opacity ?? 1) > 0) out.push(String(item.text));
+      }
+    }
+    for (const child of (node.items ?? []) as object[]) walk(child as typeof node);
+  };
+  walk((view.scenegraph() as unknown as { root: Parameters<typeof walk>[0] }).root);
+  return out;
+}
+
+describe('chart params (what a reader moves in JupyterLab and the book)', () => {
+  const sweep = [1, 2, 4, 8].map((r) => ({ r, loss: 3 - r / 10, params: 1024 * r }));
+
+  it('a line chart with points gets radio buttons over its x values, nothing picked at first', () => {
+    const spec = lineChart(sweep, { x: 'r', y: 'loss', points: true });
+    assert.deepEqual(spec['params'], [{ name: 'pick', value: null, bind: { input: 'radio', options: [1, 2, 4, 8], name: 'r ' } }]);
+    assert.equal(lineChart(sweep, { x: 'r', y: 'loss' })['params'], undefined, 'no points, no pick');
+    assert.equal(lineChart(sweep, { x: 'r', y: 'loss', points: true, pick: false })['params'], undefined);
+    const many = Array.from({ length: 13 }, (_, i) => ({ r: i, loss: i }));
+    assert.equal(lineChart(many, { x: 'r', y: 'loss', points: true })['params'], undefined, '13 values: no radio row');
+    assert.throws(() => lineChart(many, { x: 'r', y: 'loss', pick: true }), /pick needs 2 to 12 distinct values of 'r'/);
+  });
+
+  it('picking r = 4 writes each series’ value at r = 4 and nothing else; unpicked, no label shows', async () => {
+    const rows = sweep.map((s) => ({ ...s, other: 10 * s.loss }));
+    const view = await viewOf(lineChart(rows, { x: 'r', y: ['loss', 'other'], points: true }));
+    assert.deepEqual(visibleTexts(view), [], 'nothing picked');
+    view.signal('pick', 4);
+    await view.runAsync();
+    assert.deepEqual(visibleTexts(view).sort(), ['2.6', '26'], 'loss and other at r = 4');
+    view.finalize();
+  });
+
+  it('side by side, the charts share one set of radio buttons at the top of the spec', async () => {
+    const spec = concatCharts([
+      lineChart(sweep, { x: 'r', y: 'loss', points: true }),
+      lineChart([...sweep, { r: 16, loss: 1, params: 16384 }], { x: 'r', y: 'params', points: true }),
+    ]);
+    assert.deepEqual((spec['params'] as { bind: { options: number[] } }[]).map((p) => p.bind.options), [[1, 2, 4, 8, 16]]);
+    assert.ok((spec['hconcat'] as Record<string, unknown>[]).every((p) => !('params' in p)));
+    const view = await viewOf(spec);
+    view.signal('pick', 8);
+    await view.runAsync();
+    assert.deepEqual(visibleTexts(view).sort(), ['2.2', '8192']);
+    view.finalize();
+  });
+
+  it('the training curve zooms along x (its x scale follows the zoom interval) and shows values on hover', async () => {
+    const history = Array.from({ length: 50 }, (_, i) => ({ step: i + 1, loss: 5 / (i + 1), val: i % 10 === 9 ? 6 / (i + 1) : null }));
+    const spec = progressChart(history);
+    const layers = spec['layer'] as { params?: { name: string; bind?: unknown; select: unknown }[] }[];
+    assert.deepEqual(layers[0]!.params, [{ name: 'zoom', select: { type: 'interval', encodings: ['x'] }, bind: 'scales' }]);
+    assert.equal(layers[1]!.params![0]!.name, 'hover');
+    const view = await viewOf(spec);
+    assert.deepEqual(view.scale('x').domain(), [0, 50]);
+    view.signal('zoom_step', [20, 30]);
+    await view.runAsync();
+    assert.deepEqual(view.scale('x').domain(), [20, 30]);
+    view.finalize();
+  });
+
+  it('params leave the static picture as it was: PNG and SVG render, no label drawn', async () => {
+    const spec = concatCharts([lineChart(sweep, { x: 'r', y: 'loss', points: true, title: 'picked' })]);
+    const svg = await renderSvg(spec);
+    assert.match(svg, /picked/);
+    const labels = [...svg.matchAll(/<g class="mark-text role-mark[^"]*"[^>]*>([\s\S]*?)<\/g>/g)].map((m) => m[1]!);
+    const texts = labels.flatMap((g) => [...g.matchAll(/<text [^>]*>/g)].map((m) => m[0]));
+    assert.equal(texts.length, sweep.length, 'one (hidden) label per point');
+    assert.ok(texts.every((t) => /opacity="0"/.test(t)), 'every value label hidden in the static render');
+    assert.equal(Buffer.from(await renderPng(spec)).subarray(1, 4).toString(), 'PNG');
+  });
+
+  it('bars and heatmap cells carry tooltips of their fields', () => {
+    const bar = barChart(rows, { x: 'step', y: 'loss' });
+    assert.deepEqual((bar['encoding'] as Record<string, unknown>)['tooltip'], [
+      { field: 'step', type: 'ordinal', title: 'step' },
+      { field: 'loss', type: 'quantitative', title: 'loss' },
+    ]);
+    const heat = heatmap([[1]], { valueTitle: 'w' });
+    assert.equal(((heat['encoding'] as Record<string, unknown>)['tooltip'] as { title: string }[])[2]!.title, 'w');
   });
 });

@@ -1,5 +1,9 @@
 // Vega-Lite specs as plain JSON: small builders for the charts the notebooks and the CLI draw.
 // A spec is data only (no functions), so it can be tested as JSON, saved beside results and rendered anywhere.
+// Interactive parts (picking an x value, zoom and pan) are Vega-Lite params: see interact.ts.
+import {
+  hoverLayer, liftedParams, pickChoices, pickLayers, pickParam, PICK_MAX_CHOICES, withoutVariableParams, zoomParam,
+} from './interact.js';
 
 /** A Vega-Lite v5 spec: plain JSON. */
 export type VegaLiteSpec = Record<string, unknown>;
@@ -31,6 +35,13 @@ export interface XYOptions extends ChartOptions {
   logY?: boolean;
   /** Draw points on the line. @default false */
   points?: boolean;
+  /**
+   * Radio buttons over the x values (param `pick`): the chosen x gets a rule and each series' y written beside
+   * it. Needs 2 to 12 distinct x values. @default true when points are drawn and the x values are that few
+   */
+  pick?: boolean;
+  /** Zoom (wheel) and pan (drag) along x, double-click to reset, the nearest point's values on hover. @default false */
+  zoom?: boolean;
 }
 
 function base(options: ChartOptions): VegaLiteSpec {
@@ -61,22 +72,40 @@ function xyEncoding(o: XYOptions, xType: 'quantitative' | 'nominal' | 'ordinal')
   return enc;
 }
 
+/** A tooltip listing the x, colour and y fields of an encoding, under their axis titles. */
+function tooltipOf(enc: Record<string, unknown>): Record<string, unknown>[] {
+  return ['x', 'color', 'y']
+    .map((ch) => enc[ch] as { field?: string; type?: string; title?: unknown } | undefined)
+    .filter((c): c is { field: string; type: string; title?: unknown } => c?.field !== undefined)
+    .map((c) => ({ field: c.field, type: c.type, ...(typeof c.title === 'string' ? { title: c.title } : {}) }));
+}
+
 /** Several y fields become one long table (series, value), the shape Vega-Lite colours by. */
 function melt(rows: Row[], o: XYOptions): { values: Row[]; transform?: unknown[] } {
   if (!Array.isArray(o.y)) return { values: rows };
   return { values: rows, transform: [{ fold: o.y, as: ['series', 'value'] }] };
 }
 
-/** A line chart (loss curves, metric vs rank, ...). */
+/** A line chart (loss curves, metric vs rank, ...); with `pick` or `zoom`, a layered spec with params. */
 export function lineChart(rows: Row[], o: XYOptions): VegaLiteSpec {
   const { values, transform } = melt(rows, o);
-  return {
-    ...base(o),
-    data: { values },
-    ...(transform ? { transform } : {}),
-    mark: { type: 'line', point: o.points ?? false },
-    encoding: xyEncoding(o, 'quantitative'),
-  };
+  const encoding = xyEncoding(o, 'quantitative');
+  const mark = { type: 'line', point: o.points ?? false };
+  const choices = (o.pick ?? o.points ?? false) ? pickChoices(rows, o.x) : undefined;
+  if (o.pick === true && choices === undefined) {
+    throw new Error(
+      `lineChart pick needs 2 to ${PICK_MAX_CHOICES} distinct values of '${o.x}': use pick: false or zoom: true`,
+    );
+  }
+  const head = { ...base(o), data: { values }, ...(transform ? { transform } : {}) };
+  if (choices === undefined && !o.zoom) return { ...head, mark, encoding };
+  const x = encoding['x'] as Record<string, unknown>;
+  const y = encoding['y'] as Record<string, unknown>;
+  const color = encoding['color'] as Record<string, unknown> | undefined;
+  const layer: VegaLiteSpec[] = [{ ...(o.zoom ? { params: [zoomParam()] } : {}), mark, encoding }];
+  if (o.zoom) layer.push(hoverLayer(x, y, color));
+  if (choices) layer.push(...pickLayers(x, y, color));
+  return { ...(choices ? { params: [pickParam(choices, o.xTitle ?? o.x)] } : {}), ...head, layer };
 }
 
 /** A scatter plot. */
@@ -96,6 +125,7 @@ export function barChart(rows: Row[], o: XYOptions): VegaLiteSpec {
   const { values, transform } = melt(rows, o);
   const enc = xyEncoding(o, 'ordinal');
   if (Array.isArray(o.y) || o.color !== undefined) enc['xOffset'] = { field: Array.isArray(o.y) ? 'series' : o.color };
+  enc['tooltip'] = tooltipOf(enc);
   return { ...base(o), data: { values }, ...(transform ? { transform } : {}), mark: 'bar', encoding: enc };
 }
 
@@ -125,6 +155,11 @@ export function heatmap(values: ArrayLike<ArrayLike<number>>, o: HeatmapOptions 
     data: { values: rows },
     mark: 'rect',
     encoding: {
+      tooltip: [
+        { field: 'i', type: 'ordinal', title: o.yTitle ?? 'row' },
+        { field: 'j', type: 'ordinal', title: o.xTitle ?? 'column' },
+        { field: 'v', type: 'quantitative', title: o.valueTitle ?? 'value', format: '.4~g' },
+      ],
       x: { field: 'j', type: 'ordinal', title: o.xTitle ?? 'column', axis: axis && { labels: false, ticks: false } },
       y: { field: 'i', type: 'ordinal', title: o.yTitle ?? 'row', axis: axis && { labels: false, ticks: false } },
       color: {
@@ -142,13 +177,15 @@ export function heatmap(values: ArrayLike<ArrayLike<number>>, o: HeatmapOptions 
 export function concatCharts(specs: VegaLiteSpec[], direction: 'h' | 'v' = 'h', title?: string): VegaLiteSpec {
   const strip = (s: VegaLiteSpec): VegaLiteSpec => {
     const { $schema: _schema, config: _config, background: _bg, ...rest } = s;
-    return rest;
+    return withoutVariableParams(rest);
   };
+  const params = liftedParams(specs);
   return {
     $schema: SCHEMA,
     background: 'white',
     config: { font: 'DejaVu Sans', view: { stroke: null } },
     ...(title !== undefined ? { title } : {}),
+    ...(params.length > 0 ? { params } : {}),
     [direction === 'h' ? 'hconcat' : 'vconcat']: specs.map(strip),
   };
 }

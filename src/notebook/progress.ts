@@ -1,6 +1,6 @@
 // Live training progress in a notebook: one line that updates in place and a loss chart redrawn at most
 // once a second (rendering a PNG costs tens of ms; redrawing every step would slow training down).
-import { lineChart, type Row } from '../charts/spec.js';
+import { lineChart, type Row, type VegaLiteSpec } from '../charts/spec.js';
 import { LiveOutput } from './display.js';
 import { formatEta, formatProgress } from '../train/format.js';
 
@@ -36,18 +36,7 @@ export function notebookProgress(options: NotebookProgressOptions = {}) {
   let lastLine = 0;
   let last: StepReport | undefined;
   let pending: Promise<void> = Promise.resolve();
-  const draw = (): Promise<void> =>
-    chart.chart(
-      lineChart(history, {
-        x: 'step',
-        y: history.some((r) => r['val'] !== null) ? ['loss', 'val'] : 'loss',
-        title: options.title ?? 'training loss',
-        yTitle: 'loss',
-        height: 200,
-        // validation losses come every few steps only: points make them visible between gaps
-        points: history.some((r) => r['val'] !== null),
-      }),
-    );
+  const draw = (): Promise<void> => chart.chart(progressChart(history, options));
   return {
     history,
     update(r: StepReport): void {
@@ -72,6 +61,26 @@ export function notebookProgress(options: NotebookProgressOptions = {}) {
       if (history.length > 0) await draw();
     },
   };
+}
+
+/**
+ * The live loss chart of notebookProgress: loss (and val where measured) against step, zoomable along x with
+ * the nearest values on hover (Vega-Lite params, so JupyterLab and the book both let a reader explore it).
+ */
+export function progressChart(history: Row[], options: NotebookProgressOptions = {}): VegaLiteSpec {
+  const hasVal = history.some((r) => r['val'] !== null && r['val'] !== undefined);
+  return lineChart(history, {
+    x: 'step',
+    y: hasVal ? ['loss', 'val'] : 'loss',
+    title: options.title ?? 'training loss',
+    yTitle: 'loss',
+    height: 200,
+    // validation losses come every few steps only: points make them visible between gaps
+    points: hasVal,
+    // a reader zooms into the late steps, where the loss is small, and reads values on hover
+    zoom: true,
+    pick: false,
+  });
 }
 
 /** The house log line: `step 100/500  loss 0.4123  val 0.4410  12.3 ms/step  ETA 5 s` (train's, plus the ETA). */
