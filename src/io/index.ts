@@ -10,3 +10,12 @@ export {
   toFloat32,
 } from './safetensors.js';
 export { writeFileAtomic, replaceDirAtomic } from './files.js';
+export { type SafeEntry, type SafeHeader, parseSafetensorsHeader } from './safetensors.js';
+export { SafetensorsFile, type ReadFloat32Options } from './safetensors-file.js';
+export {
+  type FloatDtype,
+  decodeFloatsInto,
+  halfToFloat,
+  floatToHalf,
+  floatToBfloat16,
+} from './float.js';
