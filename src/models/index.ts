@@ -31,3 +31,5 @@ export {
   bundledAdapter,
   dataPath,
 } from './checkpoint.js';
+export { RmsNorm, type RmsNormArgs } from './rms-norm.js';
+export * from './hf/index.js';
