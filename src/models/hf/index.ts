@@ -28,7 +28,7 @@ export { KvCache } from './kv-cache.js';
 export { type HfForwardOptions, causalMaskWithPast } from './attention.js';
 export { ropeInverseFrequencies, ropeTables, applyRope } from './rope.js';
 export { WASM_HEAP_BYTES, assertModelFits, type FitRequest } from './fit.js';
-export { HfTokenizer, type ChatMessage, type HfTokenizerSources } from './tokenizer.js';
+export { HfTokenizer, bundledGpt2Tokenizer, type ChatMessage, type HfTokenizerSources } from './tokenizer.js';
 export { type SampleOptions, sampleToken, validateSampleOptions } from './sampling.js';
 export { type CachedCausalLm, type GenerateTokensOptions, generateTokens } from './generate.js';
 export {

@@ -212,3 +212,9 @@ export class HfTokenizer {
     return this.encode(this.applyChatTemplate(messages, options), { addSpecialTokens: false });
   }
 }
+
+/** GPT-2's tokenizer as shipped in data/tokenizers/gpt2 (derived from js-tiktoken's r50k_base ranks). */
+export async function bundledGpt2Tokenizer(): Promise<HfTokenizer> {
+  const { dataPath } = await import('../checkpoint.js');
+  return HfTokenizer.fromDir(dataPath('tokenizers/gpt2'));
+}
