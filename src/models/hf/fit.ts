@@ -21,6 +21,11 @@ export interface FitRequest {
   backend?: string;
 }
 
+/** Working memory kept free beside the weights unless a caller says otherwise: 10 %, at least 256 MiB. */
+export function defaultHeadroom(weightBytes: number): number {
+  return Math.max(256 * 2 ** 20, 0.1 * weightBytes);
+}
+
 export function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 1)} GiB`;
 }
@@ -39,7 +44,7 @@ function webgpuBindingLimit(): number | undefined {
  */
 export function assertModelFits(r: FitRequest): number {
   const backend = r.backend ?? tf.getBackend();
-  const headroom = r.headroomBytes ?? Math.max(256 * 2 ** 20, 0.1 * r.weightBytes);
+  const headroom = r.headroomBytes ?? defaultHeadroom(r.weightBytes);
   const need = r.weightBytes + headroom;
   const ram = os.totalmem();
   const alternatives = (): string => {
