@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { encodeSafetensors, decodeSafetensors, toFloat32, type SafeTensor } from '../src/io/safetensors.js';
 import { SafetensorsFile } from '../src/io/safetensors-file.js';
-import { decodeFloatsInto, floatToBfloat16, floatToHalf, halfToFloat } from '../src/io/float.js';
+import { decodeFloatsInto, encodeBfloat16s, encodeHalfs, floatToBfloat16, floatToHalf, halfToFloat } from '../src/io/float.js';
 
 function bits16(values: number[], conv: (x: number) => number): Uint8Array {
   const out = new Uint8Array(values.length * 2);
@@ -27,6 +27,9 @@ describe('float decoders', () => {
     assert.equal(floatToBfloat16(1), 0x3f80);
     assert.equal(floatToBfloat16(1 + 2 ** -8), 0x3f80); // tie → even
     assert.equal(floatToBfloat16(1 + 3 * 2 ** -8), 0x3f82);
+    const xs = Float32Array.from([0, -1, 1 + 2 ** -8, 1 + 3 * 2 ** -8, NaN, 3.3e38, -1e-40, 65520]);
+    assert.deepEqual([...encodeBfloat16s(xs)], [...xs].map(floatToBfloat16));
+    assert.deepEqual([...encodeHalfs(xs)], [...xs].map(floatToHalf));
     for (let h = 0; h < 65536; h += 97) {
       const v = halfToFloat(h);
       if (Number.isFinite(v) && !(v === 0 && h === 0x8000)) assert.equal(floatToHalf(v), h);

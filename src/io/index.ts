@@ -18,4 +18,6 @@ export {
   halfToFloat,
   floatToHalf,
   floatToBfloat16,
+  encodeHalfs,
+  encodeBfloat16s,
 } from './float.js';

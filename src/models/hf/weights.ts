@@ -66,15 +66,22 @@ export interface WeightSource {
   read(t: TensorSpec): Promise<Float32Array>;
 }
 
-/** An initializer that hands over `values` as the weight (TF.js keeps the tensor; nothing is copied twice). */
+/**
+ * An initializer that hands over `values` as the weight, once. It lets go of them as it does: layers keep their
+ * initializers, and one still holding its values would keep a second copy of the model alive in JS memory.
+ */
 function valuesInit(values: Float32Array, expected: number[]): ReturnType<typeof tf.initializers.zeros> {
   // An instance of TF.js's own Initializer class (its constructor accepts only those), with apply replaced.
   const init = tf.initializers.zeros();
+  let held: Float32Array | null = values;
   init.apply = (shape: tf.Shape) => {
     if (shape.join(',') !== expected.join(',')) {
       throw new Error(`weight built as [${shape.join(', ')}] but its values are [${expected.join(', ')}]`);
     }
-    return tf.tensor(values, shape as number[], 'float32');
+    if (held === null) throw new Error('a checkpoint initializer was applied twice: its values were already handed over');
+    const t = tf.tensor(held, shape as number[], 'float32');
+    held = null;
+    return t;
   };
   return init;
 }
