@@ -41,3 +41,4 @@ export {
   buildPretrained,
   loadPretrained,
 } from './loader.js';
+export { CausalDecoder } from './decoder.js';

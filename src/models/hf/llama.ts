@@ -4,11 +4,11 @@
 // query head j reads kv head ⌊j / (h / h_kv)⌋, transformers' repeat_kv), SwiGLU MLP down(silu(gate(x)) ⊙ up(x)).
 // Shapes: B batch, T new tokens, S = past + T keys, d hidden, d_h head width, V vocabulary. Dense kernels [in, out].
 import * as tf from '@tensorflow/tfjs';
-import { getLayer, type LayerTree } from '../module.js';
 import type { LlamaConfig } from './config.js';
 import { activation, type Activation } from './activations.js';
-import { KvCache } from './kv-cache.js';
-import { causalMaskWithPast, type HfForwardOptions } from './attention.js';
+import type { KvCache } from './kv-cache.js';
+import { CausalDecoder } from './decoder.js';
+import { causalMaskWithPast } from './attention.js';
 import { applyRope, ropeInverseFrequencies, ropeTables } from './rope.js';
 import type { LayerSpec } from './weights.js';
 
@@ -43,97 +43,48 @@ export function llamaLayerSpecs(c: LlamaConfig): LayerSpec[] {
   return specs;
 }
 
-/** LlamaForCausalLM over TF.js layers; build it with loadPretrained() or buildLlama(). */
-export class LlamaForCausalLm implements LayerTree {
+/** LlamaForCausalLM over TF.js layers; build it with loadPretrained() or buildPretrained(). */
+export class LlamaForCausalLm extends CausalDecoder<LlamaConfig> {
   readonly kind = 'llama' as const;
-  readonly config: LlamaConfig;
-  readonly layers: Map<string, tf.layers.Layer>;
+  protected readonly finalNorm = 'model.norm';
+  protected readonly contextName = 'max_position_embeddings';
   private readonly act: Activation;
   private readonly invFreq: Float64Array;
 
   constructor(config: LlamaConfig, layers: Map<string, tf.layers.Layer>) {
-    this.config = config;
-    this.layers = layers;
+    super(config, layers);
     this.act = activation(config.activation);
     this.invFreq = ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling);
   }
 
-  private apply(path: string, x: tf.Tensor, training: boolean): tf.Tensor {
-    return getLayer(this, path).apply(x, { training }) as tf.Tensor;
-  }
-
-  /** An empty cache for incremental decoding with forward(). */
-  newCache(): KvCache {
-    return new KvCache(this.config.numLayers, this.config.contextLength);
-  }
-
-  /** Next-token logits for every position: tokens [B, T] int32 → [B, T, V] (causal, no cache). */
-  logits(tokens: tf.Tensor2D, options: { training?: boolean } = {}): tf.Tensor3D {
-    return this.forward(tokens, { training: options.training });
-  }
-
-  /**
-   * Logits for `tokens` [B, T] placed after the cache's positions (or at 0 without a cache): [B, T, V], or
-   * [B, 1, V] for the last position only. With a cache, the new keys and values are appended to it.
-   */
-  forward(tokens: tf.Tensor2D, options: HfForwardOptions = {}): tf.Tensor3D {
-    const training = options.training ?? false;
-    const c = this.config;
-    const { hiddenSize: d, numHeads: h, numKeyValueHeads: hkv, headDim: dh, numLayers, vocabSize: V } = c;
+  protected blocks(tokens: tf.Tensor2D, past: number, cache: KvCache | undefined, training: boolean): tf.Tensor {
+    const { hiddenSize: d, numHeads: h, numKeyValueHeads: hkv, headDim: dh, numLayers } = this.config;
     const rep = h / hkv; // query heads per key/value head
     const [B, T] = tokens.shape;
-    const cache = options.cache;
-    const past = cache?.length ?? 0;
-    if (cache !== undefined) cache.assertRoom(T, B);
-    else if (T > c.contextLength) {
-      throw new Error(
-        `input has ${T} tokens but max_position_embeddings is ${c.contextLength}: pass at most ${c.contextLength} tokens`,
-      );
+    let x = this.apply('model.embed_tokens', tokens, training).reshape([B * T, d]); // [B·T, d]
+    const mask = causalMaskWithPast(T, past); // [T, S]
+    const { cos, sin } = ropeTables(this.invFreq, past, T); // [T, d_h] each
+    const split = (y: tf.Tensor, n: number) => y.reshape([B, T, n, dh]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, d_h]
+    for (let i = 0; i < numLayers; i++) {
+      const p = `model.layers.${i}`;
+      const a = this.apply(`${p}.input_layernorm`, x, training); // [B·T, d]
+      const q = applyRope(split(this.apply(`${p}.self_attn.q_proj`, a, training), h), cos, sin); // [B, h, T, d_h]
+      const k0 = applyRope(split(this.apply(`${p}.self_attn.k_proj`, a, training), hkv), cos, sin); // [B, h_kv, T, d_h]
+      const v0 = split(this.apply(`${p}.self_attn.v_proj`, a, training), hkv); // [B, h_kv, T, d_h]
+      const [k, v] = cache === undefined ? [k0, v0] : cache.append(i, k0, v0); // [B, h_kv, S, d_h]
+      const S = k.shape[2];
+      // Grouped-query attention without copying k, v: the `rep` query heads of one kv head become rows.
+      const qg = q.reshape([B, hkv, rep * T, dh]); // [B, h_kv, rep·T, d_h]
+      const scores = tf.matMul(qg, k, false, true).mul(1 / Math.sqrt(dh)) // [B, h_kv, rep·T, S]
+        .reshape([B, hkv, rep, T, S]).add(mask); // [B, h_kv, rep, T, S]
+      const att = tf.softmax(scores).reshape([B, hkv, rep * T, S]); // rows sum to 1
+      const y = tf.matMul(att, v).reshape([B, h, T, dh]).transpose([0, 2, 1, 3]).reshape([B * T, h * dh]); // [B·T, h·d_h]
+      x = x.add(this.apply(`${p}.self_attn.o_proj`, y, training)); // [B·T, d]
+      const m = this.apply(`${p}.post_attention_layernorm`, x, training); // [B·T, d]
+      const gate = this.act(this.apply(`${p}.mlp.gate_proj`, m, training)); // [B·T, d_ff]
+      const up = this.apply(`${p}.mlp.up_proj`, m, training); // [B·T, d_ff]
+      x = x.add(this.apply(`${p}.mlp.down_proj`, gate.mul(up), training)); // [B·T, d]
     }
-    try {
-      const out = tf.tidy(() => {
-        let x = this.apply('model.embed_tokens', tokens, training).reshape([B * T, d]); // [B·T, d]
-        const mask = causalMaskWithPast(T, past); // [T, S]
-        const { cos, sin } = ropeTables(this.invFreq, past, T); // [T, d_h] each
-        const split = (y: tf.Tensor, n: number) => y.reshape([B, T, n, dh]).transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, d_h]
-        for (let i = 0; i < numLayers; i++) {
-          const p = `model.layers.${i}`;
-          const a = this.apply(`${p}.input_layernorm`, x, training); // [B·T, d]
-          const q = applyRope(split(this.apply(`${p}.self_attn.q_proj`, a, training), h), cos, sin); // [B, h, T, d_h]
-          const k0 = applyRope(split(this.apply(`${p}.self_attn.k_proj`, a, training), hkv), cos, sin); // [B, h_kv, T, d_h]
-          const v0 = split(this.apply(`${p}.self_attn.v_proj`, a, training), hkv); // [B, h_kv, T, d_h]
-          const [k, v] = cache === undefined ? [k0, v0] : cache.append(i, k0, v0); // [B, h_kv, S, d_h]
-          const S = k.shape[2];
-          // Grouped-query attention without copying k, v: the `rep` query heads of one kv head become rows.
-          const qg = q.reshape([B, hkv, rep * T, dh]); // [B, h_kv, rep·T, d_h]
-          const scores = tf.matMul(qg, k, false, true).mul(1 / Math.sqrt(dh)) // [B, h_kv, rep·T, S]
-            .reshape([B, hkv, rep, T, S]).add(mask); // [B, h_kv, rep, T, S]
-          const att = tf.softmax(scores).reshape([B, hkv, rep * T, S]); // rows sum to 1
-          const y = tf.matMul(att, v).reshape([B, h, T, dh]).transpose([0, 2, 1, 3]).reshape([B * T, h * dh]); // [B·T, h·d_h]
-          x = x.add(this.apply(`${p}.self_attn.o_proj`, y, training)); // [B·T, d]
-          const m = this.apply(`${p}.post_attention_layernorm`, x, training); // [B·T, d]
-          const gate = this.act(this.apply(`${p}.mlp.gate_proj`, m, training)); // [B·T, d_ff]
-          const up = this.apply(`${p}.mlp.up_proj`, m, training); // [B·T, d_ff]
-          x = x.add(this.apply(`${p}.mlp.down_proj`, gate.mul(up), training)); // [B·T, d]
-        }
-        let hidden = this.apply('model.norm', x, training); // [B·T, d]
-        let rows = T;
-        if (options.lastOnly === true) {
-          hidden = hidden.reshape([B, T, d]).slice([0, T - 1, 0], [B, 1, d]).reshape([B, d]); // [B, d]
-          rows = 1;
-        }
-        return this.apply('lm_head', hidden, training).reshape([B, rows, V]) as tf.Tensor3D; // [B, T | 1, V]
-      });
-      cache?.advance(T);
-      return out;
-    } catch (e) {
-      cache?.dispose(); // half-appended layers would misalign positions
-      throw e;
-    }
-  }
-
-  /** Frees every weight. The model is unusable afterwards. */
-  dispose(): void {
-    for (const layer of this.layers.values()) for (const w of layer.weights) w.dispose();
+    return x;
   }
 }
