@@ -9,6 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { loadPretrained } from '../src/models/hf/loader.js';
 import { assertModelFits, WASM_HEAP_BYTES } from '../src/models/hf/fit.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
+import { buildLayers, randomWeights } from '../src/models/hf/weights.js';
+import { layerSpecs } from '../src/models/hf/loader.js';
+import { parseHfConfig } from '../src/models/hf/config.js';
 import { buildHfFixtures } from './helpers/hf-fixtures.js';
 
 let root = '';
@@ -125,6 +128,22 @@ describe('loadPretrained: bad folders', () => {
       return true;
     });
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('a weight source that fails half-way leaves no tensor behind', async () => {
+    const specs = layerSpecs(parseHfConfig({ model_type: 'llama', vocab_size: 40, hidden_size: 16, intermediate_size: 24,
+      num_hidden_layers: 2, num_attention_heads: 2 }));
+    const random = randomWeights(0);
+    const before = tf.memory().numTensors;
+    // Fail at every read in turn: an embedding, norms, linears, the head.
+    for (let failAt = 1; failAt <= 21; failAt += 2) {
+      let n = 0;
+      await assert.rejects(buildLayers(specs, { read: async (t) => {
+        if (++n === failAt) throw new Error(`disk error reading ${t.key}`);
+        return random.read(t);
+      } }), /disk error reading (model|lm_head)/);
+      assert.equal(tf.memory().numTensors, before, `failure at read ${failAt} left tensors`);
+    }
   });
 
   it('the wasm heap limit names the size, the limit and the backends that can', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadPretrained } from '../src/models/hf/loader.js';
-import { generateTokens } from '../src/models/hf/generate.js';
+import { generateTokens, generationOptions } from '../src/models/hf/generate.js';
 import { sampleToken, validateSampleOptions } from '../src/models/hf/sampling.js';
 import { seededRandom } from '../src/data/rng.js';
 import { buildHfFixtures } from './helpers/hf-fixtures.js';
@@ -46,6 +46,16 @@ describe('sampleToken', () => {
     assert.throws(() => validateSampleOptions({ temperature: -1 }), /temperature must be a number ≥ 0 \(0 = greedy\), got -1/);
     assert.throws(() => validateSampleOptions({ topK: 1.5 }), /topK must be a non-negative integer/);
     assert.throws(() => validateSampleOptions({ topP: 0 }), /topP must be in \(0, 1\]/);
+  });
+});
+
+describe('generationOptions', () => {
+  it("reads generation_config.json as transformers' generate() does", () => {
+    assert.deepEqual(generationOptions(null), {});
+    assert.deepEqual(generationOptions({ eos_token_id: [2, 33], max_new_tokens: 5 }), { maxNewTokens: 5, eosIds: [2, 33] });
+    assert.deepEqual(generationOptions({ do_sample: true, temperature: 0.6, top_p: 0.9, eos_token_id: 2 }),
+      { temperature: 0.6, topK: 50, topP: 0.9, eosIds: [2] });
+    assert.throws(() => generationOptions({ do_sample: true, top_p: 2 }), /topP must be in \(0, 1\]/);
   });
 });
 

@@ -28,6 +28,28 @@ export interface GenerateTokensOptions extends SampleOptions {
   onToken?: (id: number, index: number) => void | Promise<void>;
 }
 
+/**
+ * The decoding settings a generation_config.json asks for, as transformers' generate() reads them: greedy unless
+ * do_sample (then temperature, top_k 50, top_p 1.0 by default), max_new_tokens, and the eos id(s).
+ */
+export function generationOptions(generationConfig: Record<string, unknown> | null | undefined): GenerateTokensOptions {
+  const g = generationConfig ?? {};
+  const num = (k: string): number | undefined => (typeof g[k] === 'number' ? (g[k] as number) : undefined);
+  const out: GenerateTokensOptions = {};
+  if (g['do_sample'] === true) {
+    out.temperature = num('temperature') ?? 1;
+    out.topK = num('top_k') ?? 50;
+    out.topP = num('top_p') ?? 1;
+  }
+  const maxNew = num('max_new_tokens');
+  if (maxNew !== undefined) out.maxNewTokens = maxNew;
+  const eos = g['eos_token_id'];
+  const ids = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).filter((x): x is number => Number.isInteger(x));
+  if (ids.length > 0) out.eosIds = ids;
+  validateSampleOptions(out);
+  return out;
+}
+
 /** The continuation of `prompt` (token ids), without the stopping eos. */
 export async function generateTokens(
   model: CachedCausalLm,

@@ -30,7 +30,7 @@ export { ropeInverseFrequencies, ropeTables, applyRope } from './rope.js';
 export { WASM_HEAP_BYTES, assertModelFits, type FitRequest } from './fit.js';
 export { HfTokenizer, bundledGpt2Tokenizer, type ChatMessage, type HfTokenizerSources } from './tokenizer.js';
 export { type SampleOptions, sampleToken, validateSampleOptions } from './sampling.js';
-export { type CachedCausalLm, type GenerateTokensOptions, generateTokens } from './generate.js';
+export { type CachedCausalLm, type GenerateTokensOptions, generateTokens, generationOptions } from './generate.js';
 export {
   type HfCausalLm,
   type Pretrained,

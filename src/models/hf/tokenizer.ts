@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
+import { dataPath } from '../checkpoint.js';
 
 export interface ChatMessage {
   role: string;
@@ -215,6 +216,5 @@ export class HfTokenizer {
 
 /** GPT-2's tokenizer as shipped in data/tokenizers/gpt2 (derived from js-tiktoken's r50k_base ranks). */
 export async function bundledGpt2Tokenizer(): Promise<HfTokenizer> {
-  const { dataPath } = await import('../checkpoint.js');
   return HfTokenizer.fromDir(dataPath('tokenizers/gpt2'));
 }

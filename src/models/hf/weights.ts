@@ -153,11 +153,11 @@ export async function buildLayers(
         }
         case 'layer_norm':
         case 'rms_norm': {
+          const vals = spec.kind === 'layer_norm' ? [await read(w), await read(b)] : [await read(w)];
           const norm = spec.kind === 'layer_norm'
             ? new LayerNorm({ dim: spec.dim, epsilon: spec.eps, name })
             : new RmsNorm({ dim: spec.dim, epsilon: spec.eps, name });
           norm.build();
-          const vals = spec.kind === 'layer_norm' ? [await read(w), await read(b)] : [await read(w)];
           // Small vectors: created as ones/zeros, then overwritten (setWeights frees the old values).
           const ts = vals.map((v) => tf.tensor1d(v));
           norm.setWeights(ts);
