@@ -29,7 +29,14 @@ export class SafetensorsFile {
   private readonly fh: fs.FileHandle;
   private readonly dataStart: number;
 
-  private constructor(path: string, fh: fs.FileHandle, size: number, entries: SafeEntry[], metadata: Record<string, string>, dataStart: number) {
+  private constructor(
+    path: string,
+    fh: fs.FileHandle,
+    size: number,
+    entries: SafeEntry[],
+    metadata: Record<string, string>,
+    dataStart: number,
+  ) {
     this.path = path;
     this.fh = fh;
     this.size = size;

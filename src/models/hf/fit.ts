@@ -31,8 +31,8 @@ export function gib(bytes: number): string {
 }
 
 function webgpuBindingLimit(): number | undefined {
-  const device = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number } } })
-    .device;
+  type Limits = { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
+  const device = (tf.backend() as unknown as { device?: { limits?: Limits } }).device;
   const l = device?.limits;
   if (l?.maxStorageBufferBindingSize === undefined) return undefined;
   return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize ?? Infinity);

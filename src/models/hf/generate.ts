@@ -44,7 +44,8 @@ export function generationOptions(generationConfig: Record<string, unknown> | nu
   const maxNew = num('max_new_tokens');
   if (maxNew !== undefined) out.maxNewTokens = maxNew;
   const eos = g['eos_token_id'];
-  const ids = (Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos]).filter((x): x is number => Number.isInteger(x));
+  const list: unknown[] = Array.isArray(eos) ? eos : eos === undefined || eos === null ? [] : [eos];
+  const ids = list.filter((x): x is number => Number.isInteger(x));
   if (ids.length > 0) out.eosIds = ids;
   validateSampleOptions(out);
   return out;

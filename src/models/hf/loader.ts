@@ -49,9 +49,11 @@ function canonicalKey(name: string, config: HfConfig): string | null {
 /** What config.json says about the sizes, for shape errors. */
 function sizeSummary(c: HfConfig): string {
   return c.modelType === 'gpt2'
-    ? `vocab_size ${c.vocabSize}, n_positions ${c.contextLength}, n_embd ${c.hiddenSize}, n_layer ${c.numLayers}, n_inner ${c.intermediateSize}`
+    ? `vocab_size ${c.vocabSize}, n_positions ${c.contextLength}, n_embd ${c.hiddenSize}, n_layer ${c.numLayers}, ` +
+        `n_inner ${c.intermediateSize}`
     : `vocab_size ${c.vocabSize}, hidden_size ${c.hiddenSize}, num_hidden_layers ${c.numLayers}, ` +
-        `num_attention_heads ${c.numHeads}, num_key_value_heads ${c.numKeyValueHeads}, head_dim ${c.headDim}, intermediate_size ${c.intermediateSize}`;
+        `num_attention_heads ${c.numHeads}, num_key_value_heads ${c.numKeyValueHeads}, head_dim ${c.headDim}, ` +
+        `intermediate_size ${c.intermediateSize}`;
 }
 
 async function readJsonFile(file: string, fix: string): Promise<unknown> {
@@ -121,7 +123,8 @@ export async function loadPretrained(dir: string, options: LoadPretrainedOptions
   const stat = await fs.stat(dir).catch(() => null);
   if (stat === null || !stat.isDirectory()) throw new Error(`${dir} is not a directory: pass a Hugging Face model folder`);
   const configFile = path.join(dir, 'config.json');
-  const config = parseHfConfig(await readJsonFile(configFile, 'a model folder needs the config.json it was saved with'), configFile);
+  const rawConfig = await readJsonFile(configFile, 'a model folder needs the config.json it was saved with');
+  const config = parseHfConfig(rawConfig, configFile);
   const genFile = path.join(dir, 'generation_config.json');
   const generationConfig = (await fs.stat(genFile).then(() => true, () => false))
     ? ((await readJsonFile(genFile, 'fix or delete it')) as Record<string, unknown>)
