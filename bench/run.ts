@@ -2,6 +2,7 @@
 // step of the GPT (base forward + backward, LoRA, full fine-tuning), tokens/s, inference latency base vs unmerged
 // vs merged LoRA, optimizer-state and peak tensor bytes, SVD timings — as ratio tables plus a JSON file.
 // Run: npx tsx bench/run.ts [--quick] [--backends wasm,webgpu|all] [--preset bench] [--batch 32] [--sizes 128,256]
+// `--hf` runs bench/hf.ts instead: a GPT-2-small-shaped Hugging Face model (forward, KV-cached generation, load memory).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,6 +16,7 @@ import { describeMachine, machineSlug, type MachineInfo } from './lib/machine.js
 import { activate, parseVariants, type Variant } from './lib/variants.js';
 import { evaluateGoals, PYTORCH_REFERENCE, type Goal } from './lib/goals.js';
 import { formatBytes, formatMs, formatRatio, table } from './lib/timing.js';
+import { hfMain } from './hf.js';
 
 export interface BenchOptions {
   quick: boolean;
@@ -270,6 +272,8 @@ function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
         [
           'usage: npm run bench -- [--quick] [--backends LIST|all] [--all] [--no-train] [--preset NAME] [--batch N]',
           '                        [--sizes 128,256,...] [--svd-sizes 256,512] [--out FILE.json]',
+          '       npm run bench -- --hf [--backend wasm] [--quick] [--out FILE.json]',
+          '--hf         GPT-2-small-shaped Hugging Face model: forward ms, generation tok/s with/without KV cache, load peak memory',
           '--quick      a 1-2 minute subset (matMul 256/512; training only on the backend auto picks)',
           '--backends   node-gpu,node,webgpu,wasm,wasm-stock,cpu,cpu-stock (default all that load)',
           '--all        also time training on cpu-stock (about 40 s per step here)',
@@ -283,6 +287,7 @@ function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--hf')) return hfMain(argv.filter((a) => a !== '--hf'));
   const { options, out } = parseArgs(argv);
   const result = await runBench(options, (line) => console.log(`  … ${line}`));
   console.log('');

@@ -7,6 +7,8 @@
 // overlaps, no gaps) and the last ends at the end of the file. Each way a file can be wrong has its own
 // error naming the file, the key and the numbers.
 
+import { decodeFloatsInto } from './float.js';
+
 export type SafeDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 /** One tensor as stored: dtype, shape and its raw little-endian bytes. */
@@ -94,32 +96,49 @@ export function encodeSafetensors(
   return out;
 }
 
+/** One tensor's entry in a safetensors header: dtype, shape and its byte range within the data section. */
+export interface SafeEntry {
+  name: string;
+  dtype: SafeDtype;
+  shape: number[];
+  /** Byte offsets into the data section (which starts at `8 + headerLength` in the file). */
+  begin: number;
+  end: number;
+}
+
+/** A validated safetensors header: entries sorted by name, metadata, and where the data section starts. */
+export interface SafeHeader {
+  entries: SafeEntry[];
+  metadata: Record<string, string>;
+  /** File offset of the data section: 8 + the header's length. */
+  dataStart: number;
+}
+
 /**
- * Parses and validates safetensors bytes. `source` (a path) names the file in every error.
- * The returned tensors own copies of their bytes (safe to keep after `bytes` is reused).
+ * Validates a header given the file's first 8 + N bytes (`head`, at least the 8-byte length) and the
+ * file's total size. Used by both the in-memory decoder and the per-tensor file reader, so a file read
+ * either way passes the same checks. `head` must hold the whole header (8 + N bytes).
  */
-export function decodeSafetensors(
-  bytes: Uint8Array,
-  source = '<bytes>',
-): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
+export function parseSafetensorsHeader(head: Uint8Array, fileSize: number, source = '<bytes>'): SafeHeader {
   const where = `safetensors file ${source}`;
-  if (bytes.byteLength < 8) {
-    throw new Error(`${where} is truncated: ${bytes.byteLength} bytes, fewer than the 8-byte header length`);
+  if (fileSize < 8 || head.byteLength < 8) {
+    throw new Error(`${where} is truncated: ${fileSize} bytes, fewer than the 8-byte header length`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(bytes.byteLength - 8)) {
+  if (n64 > BigInt(fileSize - 8)) {
     throw new Error(
-      `${where}: header length ${n64} runs past the end of the file (${bytes.byteLength} bytes, so at most ${bytes.byteLength - 8}); the file is truncated or not safetensors`,
+      `${where}: header length ${n64} runs past the end of the file (${fileSize} bytes, so at most ${fileSize - 8}); the file is truncated or not safetensors`,
     );
   }
   const n = Number(n64);
   if (n > MAX_HEADER_BYTES) {
     throw new Error(`${where}: header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   }
+  if (head.byteLength < 8 + n) throw new Error(`parseSafetensorsHeader: pass the first ${8 + n} bytes of ${source}`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(8, 8 + n));
   } catch {
     throw new Error(`${where}: header (${n} bytes at offset 8) is not valid UTF-8`);
   }
@@ -134,9 +153,9 @@ export function decodeSafetensors(
   }
 
   const dataStart = 8 + n;
-  const dataLen = bytes.byteLength - dataStart;
+  const dataLen = fileSize - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: SafeDtype; shape: number[]; begin: number; end: number }[] = [];
+  const entries: SafeEntry[] = [];
 
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
@@ -211,9 +230,21 @@ export function decodeSafetensors(
       `${where}: tensors cover ${cursor} bytes but the data section has ${dataLen}; the file has trailing bytes or a wrong header`,
     );
   }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { entries, metadata, dataStart };
+}
 
+/**
+ * Parses and validates safetensors bytes. `source` (a path) names the file in every error.
+ * The returned tensors own copies of their bytes (safe to keep after `bytes` is reused).
+ */
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  source = '<bytes>',
+): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
+  const { entries, metadata, dataStart } = parseSafetensorsHeader(bytes, bytes.byteLength, source);
   const tensors = new Map<string, SafeTensor>();
-  for (const t of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+  for (const t of entries) {
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: bytes.slice(dataStart + t.begin, dataStart + t.end) });
   }
   return { tensors, metadata };
@@ -231,16 +262,6 @@ export function f32Tensor(shape: number[], values: Float32Array): SafeTensor {
   return { dtype: 'F32', shape: [...shape], data };
 }
 
-/** IEEE half precision bits → number. */
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 0x1f) return f === 0 ? s * Infinity : NaN;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
-
 /** The values of a floating-point or integer SafeTensor as float32 (F16/BF16/F64/ints converted). */
 export function toFloat32(t: SafeTensor): Float32Array {
   const size = DTYPE_SIZE[t.dtype];
@@ -250,19 +271,14 @@ export function toFloat32(t: SafeTensor): Float32Array {
       `toFloat32: ${t.dtype} [${t.shape.join(', ')}] needs ${n * size} bytes but has ${t.data.byteLength}`,
     );
   }
-  const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const out = new Float32Array(n);
-  const scratch = new DataView(new ArrayBuffer(4));
+  if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'F64') {
+    decodeFloatsInto(t.dtype, t.data, out);
+    return out;
+  }
+  const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   for (let i = 0; i < n; i++) {
     switch (t.dtype) {
-      case 'F32': out[i] = view.getFloat32(i * 4, true); break;
-      case 'F64': out[i] = view.getFloat64(i * 8, true); break;
-      case 'F16': out[i] = halfToFloat(view.getUint16(i * 2, true)); break;
-      case 'BF16':
-        // bfloat16 is the upper half of a float32.
-        scratch.setUint32(0, view.getUint16(i * 2, true) << 16, true);
-        out[i] = scratch.getFloat32(0, true);
-        break;
       case 'I64': out[i] = Number(view.getBigInt64(i * 8, true)); break;
       case 'I32': out[i] = view.getInt32(i * 4, true); break;
       case 'I16': out[i] = view.getInt16(i * 2, true); break;

@@ -14,6 +14,10 @@ export interface Conv1DArgs {
   /** Initial weights N(0, initStd²); biases start at 0. @default 0.02 (GPT-2) */
   initStd?: number;
   seed?: number;
+  /** Overrides the N(0, initStd²) kernel init (e.g. values read from a checkpoint, created without a copy). */
+  kernelInitializer?: ReturnType<typeof tf.initializers.zeros>;
+  /** Overrides the zero bias init. */
+  biasInitializer?: ReturnType<typeof tf.initializers.zeros>;
   name?: string;
   trainable?: boolean;
 }
@@ -26,6 +30,8 @@ export class Conv1D extends tf.layers.Layer {
   readonly useBias: boolean;
   readonly initStd: number;
   readonly seed: number | undefined;
+  private readonly kernelInit: ReturnType<typeof tf.initializers.zeros> | undefined;
+  private readonly biasInit: ReturnType<typeof tf.initializers.zeros> | undefined;
   /** [in, out], the same orientation as the checkpoint's tensor. */
   kernel: tf.LayerVariable | null = null;
   /** [out], or null without a bias. */
@@ -41,14 +47,16 @@ export class Conv1D extends tf.layers.Layer {
     this.useBias = args.useBias ?? true;
     this.initStd = args.initStd ?? 0.02;
     this.seed = args.seed;
+    this.kernelInit = args.kernelInitializer;
+    this.biasInit = args.biasInitializer;
   }
 
   override build(): void {
     if (this.kernel !== null) return;
-    const init = tf.initializers.randomNormal({ mean: 0, stddev: this.initStd, seed: this.seed });
+    const init = this.kernelInit ?? tf.initializers.randomNormal({ mean: 0, stddev: this.initStd, seed: this.seed });
     this.kernel = this.addWeight('kernel', [this.inFeatures, this.outFeatures], 'float32', init, undefined, true);
     if (this.useBias) {
-      this.bias = this.addWeight('bias', [this.outFeatures], 'float32', tf.initializers.zeros(), undefined, true);
+      this.bias = this.addWeight('bias', [this.outFeatures], 'float32', this.biasInit ?? tf.initializers.zeros(), undefined, true);
     }
     this.built = true;
   }

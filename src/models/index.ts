@@ -1,4 +1,5 @@
-// Public API of src/models: the tiny GPT, the MLP classifier, greedy generation and base checkpoints.
+// Public API of src/models: the tiny GPT, the MLP classifier, greedy generation, base checkpoints, and Hugging Face
+// checkpoints (src/models/hf: GPT-2 and Llama-family LayerTrees, tokenizers, KV-cached generation).
 export { type LayerTree, getLayer } from './module.js';
 export {
   type GptConfig,
@@ -31,3 +32,5 @@ export {
   bundledAdapter,
   dataPath,
 } from './checkpoint.js';
+export { RmsNorm, type RmsNormArgs } from './rms-norm.js';
+export * from './hf/index.js';

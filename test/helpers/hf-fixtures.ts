@@ -1,0 +1,27 @@
+// Builds the tiny Hugging Face fixtures (test/fixtures/hf/make-hf-fixtures.ts) once per test process in a
+// temporary folder, and reads the golden logits that scripts/hf_reference.py computed from the same bytes.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeHfFixtures } from '../fixtures/hf/make-hf-fixtures.js';
+
+export interface GoldenFixture {
+  sha256: Record<string, string>;
+  inputs: number[][];
+  logits: number[][][];
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export function goldenLogits(): Record<string, GoldenFixture> {
+  const g = JSON.parse(readFileSync(path.join(here, '..', 'fixtures', 'hf', 'golden-logits.json'), 'utf8'));
+  return g.fixtures;
+}
+
+/** A fresh folder with every fixture; call the returned cleanup when done. */
+export function buildHfFixtures(): { root: string; cleanup: () => void } {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'hf-fixtures-'));
+  writeHfFixtures(root);
+  return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
