@@ -13,7 +13,7 @@ import { train, type Progress, type TrainResult } from './loop.js';
 import { lmLoss } from './sft.js';
 import { exactMatch, type ExactMatchResult } from './eval.js';
 import { countParams, optimizerStateBytes } from './memory.js';
-import { allVariables } from './pretrain.js';
+import { allVariables, asParamGroups } from './params.js';
 
 /** The LoRA setup the tutorial and `lora-lab finetune` use unless told otherwise. */
 export const DEFAULT_LORA: LoraConfigInput = { r: 8, lora_alpha: 16, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'] };
@@ -79,9 +79,7 @@ export async function finetuneGpt(model: Gpt, tok: CharTokenizer, options: Finet
   } else {
     throw new Error(`method must be 'lora' or 'full', got '${String(method)}'`);
   }
-  const trainable = options.optimizer?.variables() ?? (Array.isArray(params) && params[0] instanceof tf.Variable
-    ? (params as tf.Variable[])
-    : (params as { variables: tf.Variable[] }[]).flatMap((g) => g.variables));
+  const trainable = options.optimizer?.variables() ?? asParamGroups(params).flatMap((g) => g.variables);
   const trainableParams = countParams(trainable);
   const allParams = lora ? lora.countParams().all : countParams(allVariables(model));
   const val = lmBatch(makeExamples(task, 64, seed, 'val'), tok);
