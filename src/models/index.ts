@@ -1,6 +1,6 @@
 // Public API of src/models: the tiny GPT, the MLP classifier, greedy generation, base checkpoints, and TF.js models
 // as LayerTrees (a tf.Sequential, any tf.LayersModel) with file save/load for plain @tensorflow/tfjs in Node.
-export { type LayerTree, getLayer, OUTPUT_HEAD_NAMES, matchesTarget, isAllLinear, selectPaths } from './module.js';
+export { type LayerTree, getLayer, OUTPUT_HEAD_NAMES, matchesTarget, isAllLinear } from './module.js';
 export {
   type GptConfig,
   type GptPreset,
@@ -18,7 +18,6 @@ export { MlpClassifier, type ClassifierConfig, CLASSIFIER_PRESETS, validateClass
 export { generate, type CausalLm, type GenerateOptions } from './generate.js';
 export { SequentialTree } from './sequential.js';
 export { LayersModelTree, isLayersModel } from './layers-model.js';
-export { linearParts, isLinearKind, type LinearParts } from './linear.js';
 export {
   saveLayersModel,
   loadLayersModel,
