@@ -15,8 +15,16 @@ import { exactMatch, type ExactMatchResult } from './eval.js';
 import { countParams, optimizerStateBytes } from './memory.js';
 import { allVariables, asParamGroups } from './params.js';
 
-/** The LoRA setup the tutorial and `lora-lab finetune` use unless told otherwise. */
-export const DEFAULT_LORA: LoraConfigInput = { r: 8, lora_alpha: 16, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'] };
+/**
+ * The LoRA setup the tutorial and `lora-lab finetune` use unless told otherwise: r = 8 on q_proj + v_proj (Hu et al.
+ * 2021 §7.1) with lora_alpha = 16, so scaling = 2. (loraConfig itself fills in PEFT's defaults: r = 8, lora_alpha = 8.)
+ */
+export const DEFAULT_LORA = {
+  r: 8,
+  lora_alpha: 16,
+  lora_dropout: 0,
+  target_modules: ['q_proj', 'v_proj'],
+} as const satisfies LoraConfigInput;
 
 export interface FinetuneOptions {
   /** What to learn. @default 'reverse' */
