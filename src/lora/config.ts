@@ -18,9 +18,10 @@ export interface LoraConfig {
   /** Dropout probability on the LoRA branch's input, applied only in training. */
   readonly lora_dropout: number;
   /**
-   * Which Dense layers get LoRA. A list: a path matches if it equals an entry or ends with "." + entry
-   * ("q_proj" matches "layers.0.self_attn.q_proj"). A string: a regular expression full-matched against the
-   * path, except "all-linear" = every Dense layer but the output head (lm_head / classifier / score).
+   * Which layers get LoRA (Dense, Conv1D, Embedding, a quantised Dense). A list: a path matches if it equals an entry
+   * or ends with "." + entry ("q_proj" matches "layers.0.self_attn.q_proj"). A string: a regular expression
+   * full-matched against the path, except "all-linear" = every linear layer but the output head (lm_head / classifier
+   * / score).
    */
   readonly target_modules: readonly string[] | string;
   /** Which biases train: none, all biases in the model, or those of LoRA-wrapped layers. */
