@@ -83,12 +83,16 @@ export function adapterDir(dir: string, adapterName: string): string {
 }
 
 function splitKey(key: string, where: string): { module: string; part: Part; embedding?: boolean } {
-  if (!key.startsWith(KEY_PREFIX)) throw new Error(`${where}: unexpected key '${key}': adapter keys start with '${KEY_PREFIX}'`);
+  if (!key.startsWith(KEY_PREFIX)) {
+    throw new Error(`${where}: unexpected key '${key}': adapter keys start with '${KEY_PREFIX}'`);
+  }
   const rest = key.slice(KEY_PREFIX.length);
   for (const s of SUFFIXES) {
     if (rest.endsWith(s.suffix) && rest.length > s.suffix.length) return { module: rest.slice(0, -s.suffix.length), part: s.part, embedding: s.embedding };
   }
-  throw new Error(`${where}: unexpected key '${key}': expected ${KEY_PREFIX}<module>${SUFFIXES.map((s) => s.suffix).join(' | ')}`);
+  throw new Error(
+    `${where}: unexpected key '${key}': expected ${KEY_PREFIX}<module>${SUFFIXES.map((s) => s.suffix).join(' | ')}`,
+  );
 }
 
 /** base_quantization from adapter_config.json, checked field by field. */
@@ -99,7 +103,10 @@ function parseBaseQuantization(v: unknown, where: string): BaseQuantization | nu
     (q.block_size as number) > 0 && typeof q.double_quant === 'boolean' && Array.isArray(q.modules) && q.modules.length > 0 &&
     q.modules.every((m) => typeof m === 'string');
   if (!ok) {
-    throw new Error(`${where}: base_quantization must be { bits: 'int8'|'int4'|'nf4', block_size, double_quant, modules: [...] }, got ${JSON.stringify(v)}`);
+    throw new Error(
+      `${where}: base_quantization must be { bits: 'int8'|'int4'|'nf4', block_size, double_quant, modules: [...] ` +
+      `}, got ${JSON.stringify(v)}`,
+    );
   }
   return { bits: q.bits!, block_size: q.block_size!, double_quant: q.double_quant!, modules: [...q.modules!] };
 }
@@ -148,26 +155,48 @@ export async function readAdapter(dir: string): Promise<AdapterContents> {
   for (const [key, t] of tensors) {
     const { module, part, embedding } = splitKey(key, weightsPath);
     if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) {
-      throw new Error(`${weightsPath}: key '${key}' has dtype ${t.dtype}; adapter weights must be floating point (F32, F16, BF16, F64)`);
+      throw new Error(
+        `${weightsPath}: key '${key}' has dtype ${t.dtype}; adapter weights must be floating point (F32, F16, ` +
+        `BF16, F64)`,
+      );
     }
     const shape = t.shape;
     const expectRank = part === 'lora_A' || part === 'lora_B' ? 2 : 1;
-    if (shape.length !== expectRank) throw new Error(`${weightsPath}: key '${key}' has shape [${shape.join(', ')}]; expected a ${expectRank}-D tensor`);
+    if (shape.length !== expectRank) {
+      throw new Error(
+        `${weightsPath}: key '${key}' has shape [${shape.join(', ')}]; expected a ${expectRank}-D tensor`,
+      );
+    }
     if (part === 'lora_A' && shape[0] !== config.r) {
-      throw new Error(`${weightsPath}: key '${key}' has shape [${shape.join(', ')}]; expected [r=${config.r}, in] (r from ${CONFIG_FILE})`);
+      throw new Error(
+        `${weightsPath}: key '${key}' has shape [${shape.join(', ')}]; expected [r=${config.r}, in] (r from ` +
+        `${CONFIG_FILE})`,
+      );
     }
     if (part === 'lora_B' && shape[1] !== config.r) {
-      throw new Error(`${weightsPath}: key '${key}' has shape [${shape.join(', ')}]; expected [out, r=${config.r}] (r from ${CONFIG_FILE})`);
+      throw new Error(
+        `${weightsPath}: key '${key}' has shape [${shape.join(', ')}]; expected [out, r=${config.r}] (r from ` +
+        `${CONFIG_FILE})`,
+      );
     }
     if (part === 'lora_magnitude_vector' && !config.use_dora) {
       throw new Error(`${weightsPath}: key '${key}' is a DoRA magnitude but ${CONFIG_FILE} has use_dora = false`);
     }
-    if (part === 'bias' && config.bias === 'none') throw new Error(`${weightsPath}: key '${key}' is a bias but ${CONFIG_FILE} has bias = "none"`);
+    if (part === 'bias' && config.bias === 'none') {
+      throw new Error(`${weightsPath}: key '${key}' is a bias but ${CONFIG_FILE} has bias = "none"`);
+    }
     const m = modules.get(module) ?? {};
-    if (m[part]) throw new Error(`${weightsPath}: module '${module}' has two ${part === 'bias' ? 'biases' : part} tensors ('${m[part]!.key}' and '${key}')`);
+    if (m[part]) {
+      throw new Error(
+        `${weightsPath}: module '${module}' has two ${part === 'bias' ? 'biases' : part} tensors ` +
+        `('${m[part]!.key}' and '${key}')`,
+      );
+    }
     if (embedding !== undefined) {
       if (m.embedding !== undefined && m.embedding !== embedding) {
-        throw new Error(`${weightsPath}: module '${module}' mixes lora_embedding_* and lora_A/lora_B.weight keys ('${key}')`);
+        throw new Error(
+          `${weightsPath}: module '${module}' mixes lora_embedding_* and lora_A/lora_B.weight keys ('${key}')`,
+        );
       }
       m.embedding = embedding;
     }
@@ -181,22 +210,41 @@ export async function readAdapter(dir: string): Promise<AdapterContents> {
     const key = (suffix: string) => `${KEY_PREFIX}${module}${suffix}`;
     const [sa, sb] = m.embedding ? ['.lora_embedding_A', '.lora_embedding_B'] : ['.lora_A.weight', '.lora_B.weight'];
     if (!m.lora_A && !m.lora_B) {
-      if (m.lora_magnitude_vector) throw new Error(`${weightsPath}: missing key '${key(sa)}' (module '${module}' has a DoRA magnitude but no LoRA weights)`);
+      if (m.lora_magnitude_vector) {
+        throw new Error(
+          `${weightsPath}: missing key '${key(sa)}' (module '${module}' has a DoRA magnitude but no LoRA weights)`,
+        );
+      }
       if (m.bias && config.bias === 'lora_only') {
-        throw new Error(`${weightsPath}: key '${m.bias.key}' is the bias of a layer without LoRA, but bias = "lora_only"`);
+        throw new Error(
+          `${weightsPath}: key '${m.bias.key}' is the bias of a layer without LoRA, but bias = "lora_only"`,
+        );
       }
       continue; // a bias-only module (bias "all")
     }
     if (!m.lora_A) throw new Error(`${weightsPath}: missing key '${key(sa)}' (its lora_B is present)`);
     if (!m.lora_B) throw new Error(`${weightsPath}: missing key '${key(sb)}' (its lora_A is present)`);
     const out = m.lora_B.shape[0]!;
-    if (config.use_dora && !m.lora_magnitude_vector) throw new Error(`${weightsPath}: missing key '${key('.lora_magnitude_vector')}' (use_dora = true)`);
-    if (m.embedding && m.lora_magnitude_vector) throw new Error(`${weightsPath}: key '${m.lora_magnitude_vector.key}' is a DoRA magnitude on an embedding, which is not supported`);
+    if (config.use_dora && !m.lora_magnitude_vector) {
+      throw new Error(`${weightsPath}: missing key '${key('.lora_magnitude_vector')}' (use_dora = true)`);
+    }
+    if (m.embedding && m.lora_magnitude_vector) {
+      throw new Error(
+        `${weightsPath}: key '${m.lora_magnitude_vector.key}' is a DoRA magnitude on an embedding, which is not ` +
+        `supported`,
+      );
+    }
     if (m.lora_magnitude_vector && m.lora_magnitude_vector.shape[0] !== out) {
-      throw new Error(`${weightsPath}: key '${m.lora_magnitude_vector.key}' has shape [${m.lora_magnitude_vector.shape.join(', ')}]; expected [out=${out}] like its lora_B`);
+      throw new Error(
+        `${weightsPath}: key '${m.lora_magnitude_vector.key}' has shape ` +
+        `[${m.lora_magnitude_vector.shape.join(', ')}]; expected [out=${out}] like its lora_B`,
+      );
     }
     if (m.bias && m.bias.shape[0] !== out) {
-      throw new Error(`${weightsPath}: key '${m.bias.key}' has shape [${m.bias.shape.join(', ')}]; expected [out=${out}] like its lora_B`);
+      throw new Error(
+        `${weightsPath}: key '${m.bias.key}' has shape [${m.bias.shape.join(', ')}]; expected [out=${out}] like ` +
+        `its lora_B`,
+      );
     }
     loraModules++;
   }
@@ -220,36 +268,59 @@ export function validateAgainstModel(ad: AdapterContents, tree: LayerTree): void
   const listed = () => [...tree.layers.keys()].join(', ');
   for (const [module, m] of ad.modules) {
     const layer = tree.layers.get(module);
-    if (layer === undefined) throw new Error(`${where}: has weights for '${module}' but the model has no such layer; layers are: ${listed()}`);
+    if (layer === undefined) {
+      throw new Error(`${where}: has weights for '${module}' but the model has no such layer; layers are: ${listed()}`);
+    }
     if (!m.lora_A) {
       // Bias-only module (bias "all"): the layer must have a bias of that size.
       const biases = baseOf(layer).weights.filter(isBiasWeight);
       if (biases.length !== 1 || biases[0]!.shape[0] !== m.bias!.shape[0]) {
-        throw new Error(`${where}: key '${m.bias!.key}' has shape [${m.bias!.shape.join(', ')}] but layer '${module}' has ${biases.length === 1 ? `a bias of shape [${biases[0]!.shape.join(', ')}]` : 'no single bias'}`);
+        throw new Error(
+          `${where}: key '${m.bias!.key}' has shape [${m.bias!.shape.join(', ')}] but layer '${module}' has ` +
+          `${biases.length === 1 ? `a bias of shape [${biases[0]!.shape.join(', ')}]` : 'no single bias'}`,
+        );
       }
       continue;
     }
     if (!targets.has(module)) {
-      throw new Error(`${where}: has LoRA weights for '${module}', which target_modules ${JSON.stringify(ad.config.target_modules)} does not select in this model`);
+      throw new Error(
+        `${where}: has LoRA weights for '${module}', which target_modules ` +
+        `${JSON.stringify(ad.config.target_modules)} does not select in this model`,
+      );
     }
     const base = baseOf(layer);
     const isEmbedding = ['Embedding', 'LoraLabTokenEmbedding'].includes(base.getClassName());
     if (m.embedding !== isEmbedding) {
-      throw new Error(`${where}: '${module}' holds ${m.embedding ? 'lora_embedding_A/B (an embedding adapter)' : 'lora_A/lora_B.weight (a linear adapter)'} but the layer is a ${base.getClassName()}`);
+      throw new Error(
+        `${where}: '${module}' holds ` +
+        `${m.embedding ? 'lora_embedding_A/B (an embedding adapter)' : 'lora_A/lora_B.weight (a linear adapter)'} ` +
+        `but the layer is a ${base.getClassName()}`,
+      );
     }
     const [dIn, dOut] = loraDims(layer, module);
     if (m.lora_A.shape[1] !== dIn) {
-      throw new Error(`${where}: key '${m.lora_A.key}' has shape [${m.lora_A.shape.join(', ')}] but layer '${module}' has in = ${dIn}: expected [${ad.config.r}, ${dIn}]`);
+      throw new Error(
+        `${where}: key '${m.lora_A.key}' has shape [${m.lora_A.shape.join(', ')}] but layer '${module}' has in = ` +
+        `${dIn}: expected [${ad.config.r}, ${dIn}]`,
+      );
     }
     if (m.lora_B!.shape[0] !== dOut) {
-      throw new Error(`${where}: key '${m.lora_B!.key}' has shape [${m.lora_B!.shape.join(', ')}] but layer '${module}' has out = ${dOut}: expected [${dOut}, ${ad.config.r}]`);
+      throw new Error(
+        `${where}: key '${m.lora_B!.key}' has shape [${m.lora_B!.shape.join(', ')}] but layer '${module}' has out ` +
+        `= ${dOut}: expected [${dOut}, ${ad.config.r}]`,
+      );
     }
-    if (m.bias && !base.weights.some(isBiasWeight)) throw new Error(`${where}: key '${m.bias.key}' is a bias but layer '${module}' has none (useBias false)`);
+    if (m.bias && !base.weights.some(isBiasWeight)) {
+      throw new Error(`${where}: key '${m.bias.key}' is a bias but layer '${module}' has none (useBias false)`);
+    }
   }
   for (const t of targets) {
     if (!ad.modules.get(t)?.lora_A) {
       const emb = ['Embedding', 'LoraLabTokenEmbedding'].includes(baseOf(tree.layers.get(t)!).getClassName());
-      throw new Error(`${where}: missing key '${KEY_PREFIX}${t}${emb ? '.lora_embedding_A' : '.lora_A.weight'}' for layer '${t}', which target_modules selects`);
+      throw new Error(
+        `${where}: missing key '${KEY_PREFIX}${t}${emb ? '.lora_embedding_A' : '.lora_A.weight'}' for layer ` +
+        `'${t}', which target_modules selects`,
+      );
     }
   }
   const q = ad.baseQuantization;
@@ -257,14 +328,25 @@ export function validateAgainstModel(ad: AdapterContents, tree: LayerTree): void
     for (const module of q.modules) {
       const layer = tree.layers.get(module);
       const base = layer === undefined ? undefined : baseOf(layer);
-      if (base === undefined) throw new Error(`${path.join(ad.dir, CONFIG_FILE)}: base_quantization names '${module}', which the model lacks; layers are: ${listed()}`);
+      if (base === undefined) {
+        throw new Error(
+          `${path.join(ad.dir, CONFIG_FILE)}: base_quantization names '${module}', which the model lacks; layers ` +
+          `are: ${listed()}`,
+        );
+      }
       if (isQuantized(base)) {
         const o = base.options;
         if (o.bits !== q.bits || (o.blockSize ?? 64) !== q.block_size || (o.doubleQuant ?? false) !== q.double_quant) {
-          throw new Error(`'${module}' is quantised as ${o.bits} (block ${o.blockSize ?? 64}) but the adapter was trained on ${q.bits} (block ${q.block_size}): pass the full-precision model`);
+          throw new Error(
+            `'${module}' is quantised as ${o.bits} (block ${o.blockSize ?? 64}) but the adapter was trained on ` +
+            `${q.bits} (block ${q.block_size}): pass the full-precision model`,
+          );
         }
       } else if (!isLinearKind(base)) {
-        throw new Error(`${path.join(ad.dir, CONFIG_FILE)}: base_quantization names '${module}', a ${base.getClassName()}, which cannot be quantised`);
+        throw new Error(
+          `${path.join(ad.dir, CONFIG_FILE)}: base_quantization names '${module}', a ${base.getClassName()}, which ` +
+          `cannot be quantised`,
+        );
       }
     }
   }
@@ -283,12 +365,16 @@ export async function loadAdapter(model: LayerTree | tf.LayersModel | LoraModel,
   const tree = lora ? lora.base : asLayerTree(model as LayerTree | tf.LayersModel);
   if (lora) {
     if (lora.adapterNames.includes(adapterName)) {
-      throw new Error(`adapter '${adapterName}' already exists: load under another name or deleteAdapter('${adapterName}') first`);
+      throw new Error(
+        `adapter '${adapterName}' already exists: load under another name or deleteAdapter('${adapterName}') first`,
+      );
     }
     if (lora.merged) throw new Error(`adapters are merged: unmerge() before loading '${adapterName}'`);
   } else {
     for (const [p, l] of tree.layers) {
-      if (isLoraLayer(l)) throw new Error(`layer '${p}' already has LoRA: pass its LoraModel to loadAdapter to add '${adapterName}'`);
+      if (isLoraLayer(l)) {
+        throw new Error(`layer '${p}' already has LoRA: pass its LoraModel to loadAdapter to add '${adapterName}'`);
+      }
     }
   }
   validateAgainstModel(ad, tree);
@@ -296,7 +382,12 @@ export async function loadAdapter(model: LayerTree | tf.LayersModel | LoraModel,
   let quantized: QuantizedBase | null = null;
   const q = ad.baseQuantization;
   if (q !== null && q.modules.some((p) => !isQuantized(baseOf(tree.layers.get(p)!)))) {
-    if (lora) throw new Error(`adapter '${adapterName}' was trained over a quantised base: load it into the full-precision model, not a LoraModel`);
+    if (lora) {
+      throw new Error(
+        `adapter '${adapterName}' was trained over a quantised base: load it into the full-precision model, not a ` +
+        `LoraModel`,
+      );
+    }
     quantized = await quantizeBase(tree, { bits: q.bits, blockSize: q.block_size, doubleQuant: q.double_quant, target_modules: q.modules });
   }
   let lm: LoraModel;
@@ -338,7 +429,10 @@ function baseQuantizationOf(tree: LayerTree): BaseQuantization | null {
     const o = { bits: base.options.bits, block_size: base.options.blockSize ?? 64, double_quant: base.options.doubleQuant ?? false };
     if (rec === null) rec = { ...o, modules: [] };
     else if (rec.bits !== o.bits || rec.block_size !== o.block_size || rec.double_quant !== o.double_quant) {
-      throw new Error(`layer '${p}' is quantised differently from '${rec.modules[0]}': an adapter file records one quantisation for the base`);
+      throw new Error(
+        `layer '${p}' is quantised differently from '${rec.modules[0]}': an adapter file records one quantisation ` +
+        `for the base`,
+      );
     }
     rec.modules.push(p);
   }
@@ -363,7 +457,10 @@ export async function saveAdapter(model: LoraModel, dir: string, adapterName?: s
     const holds = isLoraLayer(layer) && layer.adapterNames.includes(name);
     if (isLoraLayer(layer) && holds) {
       if (layer.mergedAdapters.includes(name)) {
-        throw new Error(`adapter '${name}' is merged into '${p}': unmerge() before saving so the base weights stay the original ones`);
+        throw new Error(
+          `adapter '${name}' is merged into '${p}': unmerge() before saving so the base weights stay the original ` +
+          `ones`,
+        );
       }
       holders.push(layer);
       for (const t of layer.peftTensors(name)) await put(`${KEY_PREFIX}${p}.${t.suffix}`, t.variable);

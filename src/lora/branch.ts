@@ -2,7 +2,7 @@
 // lora_A [r, in], lora_B [out, r], scaling = α/r (α/√r with use_rslora), dropout on the branch's input only, and
 // the update h = scaling·(dropout(x)·Aᵀ)·Bᵀ [N, out], so ΔW = scaling·B·A [out, in] (PEFT orientation).
 // The product is ONE op forward and backward (tf.customGrad with x, A and B as inputs, nothing trainable captured):
-// backprop runs exactly dB = dyᵀ·(s·h), dA = (s·dy·B)ᵀ·x_d and dx = mask ⊙ (s·dy·B)·A, no per-op bookkeeping.
+// backprop runs exactly dB = dyᵀ·(s·h), dA = (s·dy·B)ᵀ·x_d and dx = mask ⊙ (s·dy·B)·A, no per-op overhead.
 import * as tf from '@tensorflow/tfjs';
 import { loraScaling, type LoraConfig } from './config.js';
 
@@ -37,14 +37,22 @@ function kaimingUniformA5(shape: [number, number], seed: number): tf.Tensor2D {
  * PEFT's initial A and B (reset_lora_parameters). Linear: A Kaiming-uniform(a=√5) or N(0, 1/r²) ('gaussian'), B = 0.
  * Embedding: A = 0, B ~ N(0, 1), the other way round. init_lora_weights = false leaves both random (ΔW ≠ 0).
  */
-export function initialFactors(kind: BranchKind, r: number, dIn: number, dOut: number, init: LoraConfig['init_lora_weights'],
-  seed: number): { lora_A: tf.Tensor2D; lora_B: tf.Tensor2D } {
+export function initialFactors(
+  kind: BranchKind,
+  r: number,
+  dIn: number,
+  dOut: number,
+  init: LoraConfig['init_lora_weights'],
+  seed: number,
+): { lora_A: tf.Tensor2D; lora_B: tf.Tensor2D } {
   return tf.tidy(() => {
     if (kind === 'embedding') {
       const A = init === false ? tf.randomNormal([r, dIn], 0, 1, 'float32', seed + 1) : tf.zeros([r, dIn]);
       return { lora_A: A as tf.Tensor2D, lora_B: tf.randomNormal([dOut, r], 0, 1, 'float32', seed) as tf.Tensor2D };
     }
-    const lora_A = init === 'gaussian' ? (tf.randomNormal([r, dIn], 0, 1 / r, 'float32', seed) as tf.Tensor2D) : kaimingUniformA5([r, dIn], seed);
+    const lora_A = init === 'gaussian'
+      ? (tf.randomNormal([r, dIn], 0, 1 / r, 'float32', seed) as tf.Tensor2D) // PEFT: std = 1/r
+      : kaimingUniformA5([r, dIn], seed);
     const lora_B = init === false ? kaimingUniformA5([dOut, r], seed + 1) : (tf.zeros([dOut, r]) as tf.Tensor2D);
     return { lora_A, lora_B };
   });
@@ -77,7 +85,10 @@ export class LoraBranch {
     this.seed = args.seed;
     const init = args.init ?? initialFactors(args.kind, c.r, dIn, dOut, c.init_lora_weights, args.seed);
     if (init.lora_A.shape.join() !== `${c.r},${dIn}` || init.lora_B.shape.join() !== `${dOut},${c.r}`) {
-      throw new Error(`initial lora_A/lora_B are [${init.lora_A.shape}] / [${init.lora_B.shape}]; expected [${c.r}, ${dIn}] / [${dOut}, ${c.r}]`);
+      throw new Error(
+        `initial lora_A/lora_B are [${init.lora_A.shape}] / [${init.lora_B.shape}]; expected [${c.r}, ${dIn}] / ` +
+        `[${dOut}, ${c.r}]`,
+      );
     }
     this.lora_A = new tf.LayerVariable(init.lora_A, 'float32', `${args.prefix}/${args.names.A}/${args.adapter}`, true);
     this.lora_B = new tf.LayerVariable(init.lora_B, 'float32', `${args.prefix}/${args.names.B}/${args.adapter}`, true);
@@ -124,7 +135,7 @@ export class LoraBranch {
     return tf.tidy(() => tf.matMul(this.lora_B.read(), this.lora_A.read()).mul(this.scaling) as tf.Tensor2D);
   }
 
-  /** ΔWᵀ = scaling·Aᵀ·Bᵀ [in, out], the change to a TF.js kernel (or to an embedding table [V, d]). Caller disposes. */
+  /** ΔWᵀ = scaling·Aᵀ·Bᵀ [in, out]: the change to a TF.js kernel or an embedding table [V, d]. Caller disposes. */
   deltaKernel(): tf.Tensor2D {
     return tf.tidy(() => tf.matMul(this.lora_A.read(), this.lora_B.read(), true, true).mul(this.scaling) as tf.Tensor2D);
   }
@@ -150,7 +161,8 @@ function fusedBranch(s: number, mask: tf.Tensor | null) {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
-          const [sx, shs, sA, sB, smask] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor | undefined];
+          type T2 = tf.Tensor2D;
+          const [sx, shs, sA, sB, smask] = saved as [T2, T2, T2, T2, tf.Tensor | undefined];
           const dh = tf.matMul(dy as tf.Tensor2D, sB).mul(s) as tf.Tensor2D; // [N, r] = ∂L/∂(x_d·Aᵀ)
           const dB = tf.matMul(dy as tf.Tensor2D, shs, true, false); // [out, r]
           const dA = tf.matMul(dh, sx, true, false); // [r, in]

@@ -19,7 +19,10 @@ interface WrapperKind {
 
 const KINDS: readonly WrapperKind[] = [
   { classNames: ['Dense', 'LoraLabConv1D'], linear: true, create: (base, name) => new LoraDense({ base, name }) },
-  { classNames: ['Embedding', 'LoraLabTokenEmbedding'], linear: false, create: (base, name) => new LoraEmbedding({ base, name }) },
+  {
+    classNames: ['Embedding', 'LoraLabTokenEmbedding'], linear: false,
+    create: (base, name) => new LoraEmbedding({ base, name }),
+  },
   { classNames: ['LoraLabQuantizedDense'], linear: true, create: (base, name) => new LoraQuantizedDense({ base, name }) },
 ];
 
@@ -69,6 +72,8 @@ export function loraDims(layer: tf.layers.Layer, path = layer.name): [number, nu
     const p = linearParts(layer);
     return [p.inFeatures, p.outFeatures];
   }
-  if (!layer.built || layer.weights.length !== 1) throw new Error(`embedding layer '${layer.name}' is not built yet: call it once first`);
+  if (!layer.built || layer.weights.length !== 1) {
+    throw new Error(`embedding layer '${layer.name}' is not built yet: call it once first`);
+  }
   return layer.weights[0]!.shape as [number, number];
 }

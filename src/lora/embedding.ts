@@ -1,11 +1,11 @@
 // LoRA on an embedding table (PEFT tuners/lora/layer.py Embedding): the table E [V, d] stays frozen and a low-rank
-// update is added, E′ = E + scaling·(B·A)ᵀ with lora_embedding_A [r, V] and lora_embedding_B [d, r] (PEFT's names and
-// orientation: the branch's in = V, out = d). Row `id` of the update is scaling·B·A[:, id]: each id owns a column of A.
+// update is added, E′ = E + scaling·(B·A)ᵀ with lora_embedding_A [r, V] and lora_embedding_B [d, r] (PEFT's names
+// and orientation: the branch's in = V, out = d). Row `id` of the update is scaling·B·A[:, id]: a column of A per id.
 // PEFT starts A at zero and B at N(0, 1), the reverse of Linear, so the layer equals its base at step 0; PEFT applies
 // no dropout on this branch. Bases: TF.js's tf.layers.embedding and the GPT's TokenEmbedding.
 import * as tf from '@tensorflow/tfjs';
 import type { LoraConfig } from './config.js';
-import { LoraLayerBase, type LoraAdapter } from './lora-layer.js';
+import { adapterOf, LoraLayerBase, type LoraAdapter } from './lora-layer.js';
 
 export interface LoraEmbeddingArgs {
   /** A built table layer with one weight [V, d], called on ids [..., T] and returning [..., T, d]. */
@@ -17,9 +17,10 @@ export interface LoraEmbeddingArgs {
 /** The base's single [V, d] weight, or an error saying what was found. */
 function table(base: tf.layers.Layer): tf.LayerVariable {
   if (!base.built || base.weights.length !== 1 || base.weights[0]!.shape.length !== 2) {
+    const shapes = base.weights.map((w) => `[${w.shape.join(', ')}]`).join(', ');
     throw new Error(
       `LoraEmbedding wraps a built table layer with one [V, d] weight; '${base.name}' (${base.getClassName()}) has ` +
-        `${base.built ? `weights [${base.weights.map((w) => `[${w.shape.join(', ')}]`).join(', ')}]` : 'not been built: call it once first'}`,
+        (base.built ? `weights [${shapes}]` : 'not been built: call it once first'),
     );
   }
   return base.weights[0]!;
@@ -50,15 +51,23 @@ export class LoraEmbedding extends LoraLayerBase {
 
   protected checkConfig(c: LoraConfig): void {
     const what = `'${this.name}' (${this.base.getClassName()})`;
-    if (c.use_dora) throw new Error(`DoRA is not implemented for an embedding layer ${what}: set use_dora = false or leave it out of target_modules`);
+    if (c.use_dora) {
+      throw new Error(
+        `DoRA is not implemented for an embedding layer ${what}: set use_dora = false or leave it out of ` +
+        `target_modules`,
+      );
+    }
     if (c.init_lora_weights === 'pissa') {
-      throw new Error(`PiSSA is not implemented for an embedding layer ${what}: use init_lora_weights = true or leave it out of target_modules`);
+      throw new Error(
+        `PiSSA is not implemented for an embedding layer ${what}: use init_lora_weights = true or leave it out of ` +
+        `target_modules`,
+      );
     }
   }
 
   protected createAdapter(name: string, c: LoraConfig, seed: number): LoraAdapter {
     const branch = this.newBranch(name, c, seed, 'embedding');
-    return { config: c, scaling: branch.scaling, branch, lora_A: branch.lora_A, lora_B: branch.lora_B, lora_magnitude_vector: null };
+    return adapterOf(branch, null);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {

@@ -1,13 +1,13 @@
 // LoraDense: a frozen linear layer plus LoRA adapters (Hu et al. 2021, eq. 3; PEFT tuners/lora/layer.py Linear), for
 // both linear kinds: tf.layers.dense and GPT-2's Conv1D (PEFT's fan_in_fan_out = true; same math, W stored [in, out]).
-// PEFT orientation for LoRA: W [out, in], lora_A [r, in], lora_B [out, r], ΔW = scaling·B·A [out, in]. The TF.js kernel
-// K = Wᵀ is [in, out], so y = act(x·K + b + scaling·(dropout(x)·Aᵀ)·Bᵀ) and a merge adds ΔWᵀ to K.
+// PEFT orientation for LoRA: W [out, in], lora_A [r, in], lora_B [out, r], ΔW = scaling·B·A [out, in]. The TF.js
+// kernel K = Wᵀ is [in, out], so y = act(x·K + b + scaling·(dropout(x)·Aᵀ)·Bᵀ) and a merge adds ΔWᵀ to K.
 // DoRA (Liu et al. 2024, eq. 5, §4.3): y = act((m / ‖W + ΔW‖_row) ⊙ ((W + ΔW)·x) + b), the norm detached.
 import * as tf from '@tensorflow/tfjs';
 import { hasActivation, linearForward, linearParts, recordingGradients, type LinearParts } from '../models/linear.js';
 import type { LoraConfig } from './config.js';
 import { pissaWeights } from './init.js';
-import { LoraLayerBase, type LoraAdapter, type LoraLayerKind } from './lora-layer.js';
+import { adapterOf, LoraLayerBase, type LoraAdapter, type LoraLayerKind } from './lora-layer.js';
 
 type LayerVariable = tf.LayerVariable;
 
@@ -31,7 +31,8 @@ export class LoraDense extends LoraLayerBase {
 
   constructor(args: LoraDenseArgs) {
     const p = linearParts(args.base); // throws for other kinds and for a layer not built yet
-    super({ base: args.base, name: args.name ?? `lora_${args.base.name}`, inFeatures: p.inFeatures, outFeatures: p.outFeatures });
+    const name = args.name ?? `lora_${args.base.name}`;
+    super({ base: args.base, name, inFeatures: p.inFeatures, outFeatures: p.outFeatures });
     this.kind = args.base.getClassName() === 'LoraLabConv1D' ? 'conv1d' : 'dense';
   }
 
@@ -78,7 +79,7 @@ export class LoraDense extends LoraLayerBase {
       magnitude = new tf.LayerVariable(m, 'float32', `${this.name}/lora_magnitude_vector/${name}`, true);
       m.dispose();
     }
-    return { config: c, scaling: branch.scaling, branch, lora_A: branch.lora_A, lora_B: branch.lora_B, lora_magnitude_vector: magnitude };
+    return adapterOf(branch, magnitude);
   }
 
   /** ‖W + ΔW‖ per output row = column norms of K + ΔWᵀ [in, out] → [out]. */

@@ -66,7 +66,7 @@ export interface LoraLayer extends tf.layers.Layer {
   peftTensors(name: string): PeftTensor[];
   /** The base's bias [out], or null. */
   baseBias(): LayerVariable | null;
-  /** The frozen base weight in the branch's orientation [out, in] (Wᵀ of a kernel, Eᵀ of a table). Caller disposes. */
+  /** The frozen base weight as the branch sees it, [out, in] (Wᵀ of a kernel, Eᵀ of a table). Caller disposes. */
   baseWeight(): tf.Tensor2D;
   /** ΔW = scaling·B·A [out, in] (DoRA: the direction update only, as PEFT). Caller disposes. */
   deltaWeight(name?: string): tf.Tensor2D;
@@ -74,6 +74,12 @@ export interface LoraLayer extends tf.layers.Layer {
   unmerge(): void;
   /** Drops every adapter and returns the base, keeping any merged update in it. */
   releaseBase(): tf.layers.Layer;
+}
+
+/** An adapter record for `branch` (and DoRA's magnitude). */
+export function adapterOf(branch: LoraBranch, magnitude: LayerVariable | null): LoraAdapter {
+  const { config, scaling, lora_A, lora_B } = branch;
+  return { config, scaling, branch, lora_A, lora_B, lora_magnitude_vector: magnitude };
 }
 
 /** True for any lora-lab LoRA layer (by its brand, not `instanceof`). */
@@ -84,7 +90,10 @@ export function isLoraLayer(layer: unknown): layer is LoraLayer {
 /** Adapter names become folder names in saved adapters: keep them plain. */
 export function validateAdapterName(name: string): void {
   if (typeof name !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) {
-    throw new Error(`adapter name must be letters, digits, '_', '-' or '.', not starting with '.' or '-', got ${JSON.stringify(name)}: e.g. 'default' or 'task_a'`);
+    throw new Error(
+      `adapter name must be letters, digits, '_', '-' or '.', not starting with '.' or '-', got ` +
+      `${JSON.stringify(name)}: e.g. 'default' or 'task_a'`,
+    );
   }
 }
 
@@ -102,7 +111,9 @@ function toHex(s: string): string {
   return [...new TextEncoder().encode(s)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 function fromHex(h: string): string {
-  if (typeof h !== 'string' || !/^(?:[0-9a-f]{2})*$/.test(h)) throw new Error(`a LoRA layer config's loraState is not hex-encoded JSON`);
+  if (typeof h !== 'string' || !/^(?:[0-9a-f]{2})*$/.test(h)) {
+    throw new Error(`a LoRA layer config's loraState is not hex-encoded JSON`);
+  }
   return new TextDecoder().decode(Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16)));
 }
 
@@ -188,7 +199,9 @@ export abstract class LoraLayerBase extends tf.layers.Layer implements LoraLayer
   adapter(name: string): LoraAdapter {
     const a = this.adapters_.get(name);
     if (a === undefined) {
-      throw new Error(`layer '${this.name}' has no adapter '${name}'; adapters are: ${this.adapterNames.join(', ') || '(none)'}`);
+      throw new Error(
+        `layer '${this.name}' has no adapter '${name}'; adapters are: ${this.adapterNames.join(', ') || '(none)'}`,
+      );
     }
     return a;
   }
@@ -196,8 +209,15 @@ export abstract class LoraLayerBase extends tf.layers.Layer implements LoraLayer
   /** Checks that adapter `name` with `config` could be added here, changing nothing. */
   canAdd(name: string, config: LoraConfig): void {
     validateAdapterName(name);
-    if (this.adapters_.has(name)) throw new Error(`layer '${this.name}' already has an adapter '${name}': delete it first or pick another name`);
-    if (this.merged) throw new Error(`layer '${this.name}' has merged adapters (${this.mergedAdapters.join(', ')}): unmerge() before adding '${name}'`);
+    if (this.adapters_.has(name)) {
+      throw new Error(`layer '${this.name}' already has an adapter '${name}': delete it first or pick another name`);
+    }
+    if (this.merged) {
+      throw new Error(
+        `layer '${this.name}' has merged adapters (${this.mergedAdapters.join(', ')}): unmerge() before adding ` +
+        `'${name}'`,
+      );
+    }
     this.checkConfig(config);
   }
 
@@ -266,7 +286,8 @@ export abstract class LoraLayerBase extends tf.layers.Layer implements LoraLayer
       { suffix: `${A}${weightSuffix}`, role: 'lora_A', variable: a.lora_A },
       { suffix: `${B}${weightSuffix}`, role: 'lora_B', variable: a.lora_B },
     ];
-    if (a.lora_magnitude_vector) out.push({ suffix: 'lora_magnitude_vector', role: 'lora_magnitude_vector', variable: a.lora_magnitude_vector });
+    const m = a.lora_magnitude_vector;
+    if (m) out.push({ suffix: 'lora_magnitude_vector', role: 'lora_magnitude_vector', variable: m });
     return out;
   }
 
@@ -287,7 +308,9 @@ export abstract class LoraLayerBase extends tf.layers.Layer implements LoraLayer
   override get nonTrainableWeights(): LayerVariable[] {
     const trainable = new Set(this.trainableWeights);
     const all: LayerVariable[] = [...this.base.weights];
-    for (const a of this.adapters_.values()) all.push(a.lora_A, a.lora_B, ...(a.lora_magnitude_vector ? [a.lora_magnitude_vector] : []));
+    for (const a of this.adapters_.values()) {
+      all.push(a.lora_A, a.lora_B, ...(a.lora_magnitude_vector ? [a.lora_magnitude_vector] : []));
+    }
     return all.filter((w) => !trainable.has(w));
   }
   override set nonTrainableWeights(_weights: LayerVariable[]) {
@@ -378,15 +401,21 @@ export abstract class LoraLayerBase extends tf.layers.Layer implements LoraLayer
     config: tf.serialization.ConfigDict,
   ): T {
     const c = config as unknown as {
-      name: string; trainable?: boolean; base: { className: string; config: tf.serialization.ConfigDict }; inFeatures: number;
+      name: string;
+      trainable?: boolean;
+      base: { className: string; config: tf.serialization.ConfigDict };
+      inFeatures: number;
       loraState: string;
     };
     const state = JSON.parse(fromHex(c.loraState)) as SerializedState;
     const entry = tf.serialization.SerializationMap.getMap().classNameMap[c.base.className];
-    if (entry === undefined) throw new Error(`LoRA layer '${c.name}': its base class ${c.base.className} is not registered`);
+    if (entry === undefined) {
+      throw new Error(`LoRA layer '${c.name}': its base class ${c.base.className} is not registered`);
+    }
     const [baseCls, baseFromConfig] = entry;
     const base = baseFromConfig(baseCls, c.base.config) as unknown as tf.layers.Layer;
-    const ctor = cls as unknown as { buildBase(base: tf.layers.Layer, inFeatures: number): void } & (new (args: { base: tf.layers.Layer; name: string }) => LoraLayerBase);
+    type Kind = { buildBase(base: tf.layers.Layer, inFeatures: number): void };
+    const ctor = cls as unknown as Kind & (new (args: { base: tf.layers.Layer; name: string }) => LoraLayerBase);
     ctor.buildBase(base, c.inFeatures);
     const layer = new ctor({ base, name: c.name });
     layer.restoring = true;

@@ -53,7 +53,10 @@ export class LoraModel<T extends LayerTree = LayerTree> {
   constructor(tree: T, config: LoraConfigInput | LoraConfig, adapterName = 'default') {
     for (const [path, layer] of tree.layers) {
       if (isLoraLayer(layer)) {
-        throw new Error(`layer '${path}' already has LoRA: add another adapter with loraModel.addAdapter(name, config) instead of injecting again`);
+        throw new Error(
+          `layer '${path}' already has LoRA: add another adapter with loraModel.addAdapter(name, config) instead ` +
+          `of injecting again`,
+        );
       }
     }
     const c = loraConfig(config);
@@ -100,7 +103,9 @@ export class LoraModel<T extends LayerTree = LayerTree> {
   config(name?: string): LoraConfig {
     const n = name ?? this.active_;
     const c = n === null ? undefined : this.configs.get(n);
-    if (c === undefined) throw new Error(`no adapter '${String(n)}'; adapters are: ${this.adapterNames.join(', ') || '(none)'}`);
+    if (c === undefined) {
+      throw new Error(`no adapter '${String(n)}'; adapters are: ${this.adapterNames.join(', ') || '(none)'}`);
+    }
     return c;
   }
   /** True while any layer has an adapter merged into its base. */
@@ -121,7 +126,9 @@ export class LoraModel<T extends LayerTree = LayerTree> {
     this.assertLive();
     validateAdapterName(name);
     const c = loraConfig(config);
-    if (this.configs.has(name)) throw new Error(`adapter '${name}' already exists: deleteAdapter('${name}') first or pick another name`);
+    if (this.configs.has(name)) {
+      throw new Error(`adapter '${name}' already exists: deleteAdapter('${name}') first or pick another name`);
+    }
     if (this.merged) throw new Error(`adapters are merged: unmerge() before adding '${name}'`);
     const planned = new Map<string, LoraLayer>();
     const fresh: [tf.layers.Layer | LayerVariable, boolean][][] = [];
@@ -316,9 +323,10 @@ export class LoraModel<T extends LayerTree = LayerTree> {
  * tf.LayersModel; for the latter, train and run `loraModel.model` (model.fit works: only A and B are trainable).
  * A target that matches nothing is an error listing the layer paths; an unsupported kind names the supported ones.
  */
-export function injectLora(model: tf.LayersModel, config: LoraConfigInput | LoraConfig, adapterName?: string): LoraModel<LayersModelTree>;
-export function injectLora<T extends LayerTree>(model: T, config: LoraConfigInput | LoraConfig, adapterName?: string): LoraModel<T>;
-export function injectLora(model: LayerTree | tf.LayersModel, config: LoraConfigInput | LoraConfig, adapterName = 'default'): LoraModel<LayerTree> {
+type AnyConfig = LoraConfigInput | LoraConfig;
+export function injectLora(model: tf.LayersModel, config: AnyConfig, adapterName?: string): LoraModel<LayersModelTree>;
+export function injectLora<T extends LayerTree>(model: T, config: AnyConfig, adapterName?: string): LoraModel<T>;
+export function injectLora(model: LayerTree | tf.LayersModel, config: AnyConfig, adapterName = 'default'): LoraModel {
   return new LoraModel(asLayerTree(model), config, adapterName);
 }
 

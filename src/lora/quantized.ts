@@ -1,11 +1,11 @@
 // LoRA over a quantised frozen base (QLoRA, Dettmers et al. 2023 §3, eq. 5; PEFT tuners/lora/bnb.py Linear4bit):
-// y = act(x·Ŵᵀ + b + scaling·(dropout(x)·Aᵀ)·Bᵀ), Ŵ [out, in] dequantised on the fly; gradients reach A and B only.
+// y = act(x·Ŵᵀ + b + scaling·(dropout(x)·Aᵀ)·Bᵀ), Ŵ [out, in] dequantised on the fly; gradients reach A, B only.
 // Merging would round ΔW into the 4/8-bit codes, so it is refused: apply the adapter to the full-precision model.
 import * as tf from '@tensorflow/tfjs';
 import { QuantizedDense } from '../quant/dense.js';
 import { isQuantized } from '../quant/base.js';
 import type { LoraConfig } from './config.js';
-import { LoraLayerBase, type LoraAdapter } from './lora-layer.js';
+import { adapterOf, LoraLayerBase, type LoraAdapter } from './lora-layer.js';
 
 export interface LoraQuantizedDenseArgs {
   /** A QuantizedDense (made by quantizeBase or quantizeDense). */
@@ -20,7 +20,11 @@ export class LoraQuantizedDense extends LoraLayerBase {
   protected readonly peftNames = { A: 'lora_A', B: 'lora_B', weightSuffix: '.weight' };
 
   constructor(args: LoraQuantizedDenseArgs) {
-    if (!isQuantized(args.base)) throw new Error(`LoraQuantizedDense wraps a QuantizedDense; '${args.base.name}' is a ${args.base.getClassName()}`);
+    if (!isQuantized(args.base)) {
+      throw new Error(
+        `LoraQuantizedDense wraps a QuantizedDense; '${args.base.name}' is a ${args.base.getClassName()}`,
+      );
+    }
     const q = args.base;
     super({ base: q, name: args.name ?? `lora_${q.name}`, inFeatures: q.inFeatures, outFeatures: q.outFeatures });
   }
@@ -41,16 +45,24 @@ export class LoraQuantizedDense extends LoraLayerBase {
 
   protected checkConfig(c: LoraConfig): void {
     const what = `'${this.name}' (a ${this.quantized.weight.bits} QuantizedDense)`;
-    if (c.use_dora) throw new Error(`DoRA is not implemented on a quantised base ${what}: set use_dora = false (DoRA runs on a float base)`);
-    if (c.init_lora_weights === 'pissa') {
-      throw new Error(`PiSSA is not implemented on a quantised base ${what}: use init_lora_weights = true or 'gaussian'`);
+    if (c.use_dora) {
+      throw new Error(
+        `DoRA is not implemented on a quantised base ${what}: set use_dora = false (DoRA runs on a float base)`,
+      );
     }
-    if (c.bias !== 'none') throw new Error(`bias '${c.bias}' cannot train the bias of a quantised base ${what}: use bias = 'none'`);
+    if (c.init_lora_weights === 'pissa') {
+      throw new Error(
+        `PiSSA is not implemented on a quantised base ${what}: use init_lora_weights = true or 'gaussian'`,
+      );
+    }
+    if (c.bias !== 'none') {
+      throw new Error(`bias '${c.bias}' cannot train the bias of a quantised base ${what}: use bias = 'none'`);
+    }
   }
 
   protected createAdapter(name: string, c: LoraConfig, seed: number): LoraAdapter {
     const branch = this.newBranch(name, c, seed, 'linear');
-    return { config: c, scaling: branch.scaling, branch, lora_A: branch.lora_A, lora_B: branch.lora_B, lora_magnitude_vector: null };
+    return adapterOf(branch, null);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
@@ -67,7 +79,8 @@ export class LoraQuantizedDense extends LoraLayerBase {
 
   protected mergeInto(): tf.Tensor | null {
     throw new Error(
-      `cannot merge into '${this.name}': its base is quantised (${this.quantized.weight.bits}) and ΔW would be rounded away; ` +
+      `cannot merge into '${this.name}': its base is quantised (${this.quantized.weight.bits}) ` +
+        'and ΔW would be rounded away; ' +
         'save the adapter and load it into the full-precision model (loadAdapter), then merge there',
     );
   }

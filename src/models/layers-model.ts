@@ -26,12 +26,18 @@ export class LayersModelTree implements LayerTree {
   private cache: { layers: tf.layers.Layer[]; model: tf.LayersModel } | null = null;
 
   constructor(model: tf.LayersModel) {
-    if (!isLayersModel(model)) throw new Error('LayersModelTree needs a tf.LayersModel (tf.model, tf.sequential or tf.loadLayersModel)');
-    if (model.inputs.length === 0) throw new Error(`model '${model.name}' is not built: give its first layer an inputShape`);
+    if (!isLayersModel(model)) {
+      throw new Error('LayersModelTree needs a tf.LayersModel (tf.model, tf.sequential or tf.loadLayersModel)');
+    }
+    if (model.inputs.length === 0) {
+      throw new Error(`model '${model.name}' is not built: give its first layer an inputShape`);
+    }
     this.source = model;
     for (const layer of model.layers) {
       if (layer.getClassName() === 'InputLayer') continue;
-      if (this.layers.has(layer.name)) throw new Error(`model '${model.name}' has two layers named '${layer.name}': give them distinct names`);
+      if (this.layers.has(layer.name)) {
+        throw new Error(`model '${model.name}' has two layers named '${layer.name}': give them distinct names`);
+      }
       this.layers.set(layer.name, layer);
     }
     this.original = [...this.layers.values()];
@@ -66,7 +72,8 @@ export class LayersModelTree implements LayerTree {
       const node = t.sourceLayer.inboundNodes[t.nodeIndex]!;
       const inputs = node.inputTensors.map(visit);
       const layer = replaced.get(t.sourceLayer) ?? t.sourceLayer;
-      const out = layer.apply(inputs.length === 1 ? inputs[0]! : inputs, node.callArgs ?? {}) as SymbolicTensor | SymbolicTensor[];
+      const args = inputs.length === 1 ? inputs[0]! : inputs;
+      const out = layer.apply(args, node.callArgs ?? {}) as SymbolicTensor | SymbolicTensor[];
       const outs = Array.isArray(out) ? out : [out];
       node.outputTensors.forEach((o, i) => memo.set(o, outs[i]!));
       return memo.get(t)!;

@@ -24,11 +24,15 @@ export function isLinearKind(layer: tf.layers.Layer): boolean {
 /** Kernel, bias and activation of a built Dense or Conv1D (Dense keeps them private in the typings only). */
 export function linearParts(layer: tf.layers.Layer): LinearParts {
   if (!isLinearKind(layer)) {
-    throw new Error(`'${layer.name}' is a ${layer.getClassName()}, not a linear layer (${LINEAR_CLASS_NAMES.join(', ')})`);
+    throw new Error(
+      `'${layer.name}' is a ${layer.getClassName()}, not a linear layer (${LINEAR_CLASS_NAMES.join(', ')})`,
+    );
   }
   const l = layer as unknown as Partial<Omit<LinearParts, 'inFeatures' | 'outFeatures'>>;
   if (!layer.built || l.kernel == null) {
-    throw new Error(`${layer.getClassName()} layer '${layer.name}' is not built yet: call it once (e.g. on a zeros input) first`);
+    throw new Error(
+      `${layer.getClassName()} layer '${layer.name}' is not built yet: call it once (e.g. on a zeros input) first`,
+    );
   }
   const [inFeatures, outFeatures] = l.kernel.shape as [number, number];
   return { kernel: l.kernel, bias: l.bias ?? null, activation: l.activation ?? null, inFeatures, outFeatures };

@@ -54,17 +54,24 @@ export function selectPaths(
   const paths = [...tree.layers.keys()];
   const listed = `layers are: ${paths.join(', ')}`;
   if (isAllLinear(modules)) {
-    const chosen = paths.filter((p) => isLinear(tree.layers.get(p)!) && !OUTPUT_HEAD_NAMES.includes(p.slice(p.lastIndexOf('.') + 1)));
-    if (chosen.length === 0) throw new Error(`${what} 'all-linear' found no linear layer besides an output head; ${listed}`);
+    const isHead = (p: string) => OUTPUT_HEAD_NAMES.includes(p.slice(p.lastIndexOf('.') + 1));
+    const chosen = paths.filter((p) => isLinear(tree.layers.get(p)!) && !isHead(p));
+    if (chosen.length === 0) {
+      throw new Error(`${what} 'all-linear' found no linear layer besides an output head; ${listed}`);
+    }
     return chosen;
   }
   if (typeof modules === 'string') {
     const chosen = paths.filter((p) => matchesTarget(p, modules));
-    if (chosen.length === 0) throw new Error(`${what} regex '${modules}' matched no layer (it must match a whole path); ${listed}`);
+    if (chosen.length === 0) {
+      throw new Error(`${what} regex '${modules}' matched no layer (it must match a whole path); ${listed}`);
+    }
     return chosen;
   }
   for (const entry of modules) {
-    if (!paths.some((p) => matchesTarget(p, [entry]))) throw new Error(`${what} '${entry}' matched no layer; ${listed}`);
+    if (!paths.some((p) => matchesTarget(p, [entry]))) {
+      throw new Error(`${what} '${entry}' matched no layer; ${listed}`);
+    }
   }
   return paths.filter((p) => matchesTarget(p, modules));
 }

@@ -18,7 +18,9 @@ const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uin
 async function replaceFiles(dir: string, files: Record<string, Uint8Array | string>): Promise<void> {
   await replaceDirAtomic(dir, async (tmp) => {
     const old = await fs.readdir(dir).catch(() => [] as string[]);
-    for (const entry of old) if (!(entry in files)) await fs.cp(path.join(dir, entry), path.join(tmp, entry), { recursive: true });
+    for (const entry of old) {
+      if (!(entry in files)) await fs.cp(path.join(dir, entry), path.join(tmp, entry), { recursive: true });
+    }
     for (const [name, data] of Object.entries(files)) await fs.writeFile(path.join(tmp, name), data);
   });
 }
@@ -30,7 +32,8 @@ export function folderHandler(dir: string): tf.io.IOHandler {
       if (artifacts.modelTopology instanceof ArrayBuffer) {
         throw new Error('saving a binary (GraphDef) topology is not supported: this handler saves LayersModels');
       }
-      const weights = artifacts.weightData === undefined ? new Uint8Array(0) : new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+      const data = artifacts.weightData;
+      const weights = data === undefined ? new Uint8Array(0) : new Uint8Array(tf.io.CompositeArrayBuffer.join(data));
       const modelJson: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology!,
         format: artifacts.format ?? 'layers-model',
@@ -61,7 +64,10 @@ export async function readModelArtifacts(dirOrJson: string): Promise<tf.io.Model
     json = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${jsonPath}: ${code === 'ENOENT' ? 'not found: no saved model there' : `not valid JSON (${(e as Error).message})`}`);
+    throw new Error(
+      `${jsonPath}: ` +
+      `${code === 'ENOENT' ? 'not found: no saved model there' : `not valid JSON (${(e as Error).message})`}`,
+    );
   }
   if (typeof json !== 'object' || json === null || json.modelTopology == null || !Array.isArray(json.weightsManifest)) {
     throw new Error(`${jsonPath}: not a TF.js layers model (needs modelTopology and weightsManifest)`);
@@ -81,11 +87,17 @@ export async function readModelArtifacts(dirOrJson: string): Promise<tf.io.Model
     }
     const need = specs.reduce((n, s) => {
       const size = DTYPE_BYTES[s.quantization ? (s.quantization.dtype as string) : s.dtype];
-      if (size === undefined) throw new Error(`${jsonPath}: weight '${s.name}' has dtype ${s.dtype}, which this reader does not know`);
+      if (size === undefined) {
+        throw new Error(`${jsonPath}: weight '${s.name}' has dtype ${s.dtype}, which this reader does not know`);
+      }
       return n + size * s.shape.reduce((a, b) => a * b, 1);
     }, 0);
     const have = parts.reduce((n, b) => n + b.byteLength, 0);
-    if (need !== have) throw new Error(`${jsonPath}: the weights need ${need} bytes but the weight files hold ${have}: the save is incomplete`);
+    if (need !== have) {
+      throw new Error(
+        `${jsonPath}: the weights need ${need} bytes but the weight files hold ${have}: the save is incomplete`,
+      );
+    }
     return [specs, tf.io.CompositeArrayBuffer.join(parts)];
   });
 }

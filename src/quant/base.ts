@@ -48,7 +48,9 @@ export async function quantizeBase(tree: LayerTree, options: QuantizeBaseOptions
   for (const p of paths) {
     const l = tree.layers.get(p)!;
     if (!isLinearKind(l)) {
-      throw new Error(`quantisation target '${p}' is a ${l.getClassName()}; only Dense and Conv1D layers can be quantised`);
+      throw new Error(
+        `quantisation target '${p}' is a ${l.getClassName()}; only Dense and Conv1D layers can be quantised`,
+      );
     }
   }
   const built = new Map<string, QuantizedDense>();
@@ -69,7 +71,9 @@ export async function quantizeBase(tree: LayerTree, options: QuantizeBaseOptions
     restore() {
       for (const p of originals.keys()) {
         if (tree.layers.get(p) !== built.get(p)) {
-          throw new Error(`layer '${p}' is no longer the quantised layer (a LoRA wrapper?): unload the LoRA model first`);
+          throw new Error(
+            `layer '${p}' is no longer the quantised layer (a LoRA wrapper?): unload the LoRA model first`,
+          );
         }
       }
       for (const [p, original] of originals) {

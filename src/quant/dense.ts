@@ -198,10 +198,13 @@ export async function quantizeDense(layer: tf.layers.Layer, options: QuantizeOpt
   }
   const p = linearParts(layer);
   const act = hasActivation(p.activation) ? p.activation.getClassName() : 'linear';
-  if (!(act in ACTIVATIONS)) throw new Error(`layer '${layer.name}' has activation ${act}, which QuantizedDense does not support`);
+  if (!(act in ACTIVATIONS)) {
+    throw new Error(`layer '${layer.name}' has activation ${act}, which QuantizedDense does not support`);
+  }
   const weight = await quantizeKernel(p.kernel.read(), options);
   const bias = p.bias ? ((await p.bias.read().data()) as Float32Array).slice() : null;
   return new QuantizedDense({
-    weight, bias, activation: ACTIVATIONS[act], sourceClassName: cls, options: { ...options }, name: `${layer.name}_${options.bits}`,
+    weight, bias, activation: ACTIVATIONS[act], sourceClassName: cls, options: { ...options },
+    name: `${layer.name}_${options.bits}`,
   });
 }
