@@ -126,7 +126,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
         budgetMs: o.quick ? 10_000 : 30_000,
       });
       log(`${v.id}: inference latency`);
-      r.inference = await benchInference(models, o.quick ? 3 : 7, o.quick ? 5_000 : 25_000, o.quick ? 2 : 3);
+      r.inference = await benchInference(models, o.quick ? 3 : 15, o.quick ? 5_000 : 25_000, o.quick ? 2 : 3);
     } finally {
       models.dispose();
     }
