@@ -1,7 +1,10 @@
 // check() prints or throws; tables and progress lines have one stable shape.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { check, checkClose, CheckError, formatDuration, formatStep, tableBundle } from '../src/notebook/index.js';
+import { lineChart } from '../src/charts/index.js';
+import {
+  CHART_PNG_SCALE, chartOutput, check, checkClose, CheckError, formatDuration, formatStep, pngSize, tableBundle,
+} from '../src/notebook/index.js';
 
 describe('check', () => {
   it('prints "✓ message" when true', (t) => {
@@ -37,5 +40,22 @@ describe('display helpers', () => {
       'step 100/500  loss 0.4123  val 0.4410  12.3 ms/step  ETA 2 min 5 s',
     );
     assert.equal(formatDuration(3_600_000 + 60_000), '1 h 1 min');
+  });
+});
+
+describe('chart outputs', () => {
+  it('the PNG is drawn at 2× and its metadata shows it at the design size', async () => {
+    const spec = lineChart([{ x: 0, y: 1 }, { x: 1, y: 2 }], { x: 'x', y: 'y', title: 't', width: 300, height: 120 });
+    const { data, metadata } = await chartOutput(spec);
+    const png = Buffer.from(data['image/png'] as string, 'base64');
+    const px = pngSize(png);
+    const shown = metadata['image/png'] as { width: number; height: number };
+    assert.equal(CHART_PNG_SCALE, 2);
+    assert.equal(shown.width, Math.round(px.width / 2));
+    assert.equal(shown.height, Math.round(px.height / 2));
+    // The design width plus axes and padding: a 300-px plot is shown a little over 300 px wide, not 600.
+    assert.ok(shown.width > 300 && shown.width < 420, `shown ${shown.width} px wide`);
+    assert.ok(Number.isInteger(shown.width) && Number.isInteger(shown.height));
+    assert.deepEqual(data['application/vnd.vegalite.v5+json'], spec);
   });
 });

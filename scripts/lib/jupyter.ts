@@ -48,12 +48,28 @@ export function writeKernelSpec(): string {
   return dir;
 }
 
-/** The environment Jupyter needs to find our kernel spec. */
+/**
+ * The environment Jupyter needs to find our kernel spec. PYDEVD_DISABLE_FILE_VALIDATION silences the debugger
+ * warning ("frozen modules ...") that Debian's Jupyter prints on its terminal when a notebook opens.
+ */
 export function jupyterEnv(): NodeJS.ProcessEnv {
   const existing = process.env['JUPYTER_PATH'];
   return {
     ...process.env,
     JUPYTER_PATH: existing ? `${JUPYTER_DIR}${path.delimiter}${existing}` : JUPYTER_DIR,
     XDG_RUNTIME_DIR: process.env['XDG_RUNTIME_DIR'] ?? '/tmp',
+    PYDEVD_DISABLE_FILE_VALIDATION: process.env['PYDEVD_DISABLE_FILE_VALIDATION'] ?? '1',
   };
+}
+
+/**
+ * Marks notebooks trusted in this user's Jupyter database (`jupyter trust`), so that Jupyter shows their committed
+ * outputs without "Not Trusted". Prints one line if it cannot.
+ */
+export function trustNotebooks(python: string, files: string[]): void {
+  if (files.length === 0) return;
+  const r = spawnSync(python, ['-m', 'nbformat.sign', ...files], { env: jupyterEnv(), encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`could not mark the notebooks trusted (python3 -m nbformat.sign): ${r.stderr.trim().split('\n').pop()}`);
+  }
 }

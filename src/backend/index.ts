@@ -6,10 +6,11 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { installFastMatMul, uninstallFastMatMul } from './fast-matmul.js';
 import { patchWebgpuAddN } from './webgpu-addn.js';
+import { isSoftwareAdapter, probeWebgpu } from './webgpu-probe.js';
 
 export { fastMatMulInstalled, installFastMatMul, uninstallFastMatMul, type FastMatMulBackend } from './fast-matmul.js';
 export { gemm, gemmAvailable, batchMatMulF32, rowMajor, type StridedMatrix } from './gemm.js';
-export { patchWebgpuAddN } from './webgpu-addn.js';
+export { probeWebgpu, type WebgpuProbe } from './webgpu-probe.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -84,7 +85,7 @@ export async function useBackend(
   }
   const passed: string[] = [];
   for (const candidate of BACKENDS) {
-    const info = await load(candidate, '', options.allowSoftwareGpu ?? false);
+    const info = await load(candidate, '', options.allowSoftwareGpu ?? false, true);
     if (typeof info === 'string') {
       passed.push(`${candidate}: ${shortReason(info)}`);
       continue;
@@ -133,8 +134,16 @@ function shortReason(message: string): string {
   return message.split(':')[0]!.replace(/^backend '[a-z-]+' /, '');
 }
 
-/** Loads one backend. Returns a message (not an error) when it cannot, so `auto` can move on. */
-async function load(name: BackendName, reason: string, allowSoftwareGpu = true): Promise<BackendInfo | string> {
+/**
+ * Loads one backend. Returns a message (not an error) when it cannot, so `auto` can move on. With `probe`,
+ * webgpu is first asked for in a child process (webgpu-probe.ts) and Dawn loads here only if it will be used.
+ */
+async function load(
+  name: BackendName,
+  reason: string,
+  allowSoftwareGpu = true,
+  probe = false,
+): Promise<BackendInfo | string> {
   switch (name) {
     case 'node-gpu':
     case 'node': {
@@ -153,6 +162,12 @@ async function load(name: BackendName, reason: string, allowSoftwareGpu = true):
       return { name, tfName: 'tensorflow', reason };
     }
     case 'webgpu': {
+      const g = globalThis as { navigator?: { gpu?: GPU } };
+      if (probe && g.navigator?.gpu === undefined) {
+        const p = await probeWebgpu();
+        if (p.adapter === null) return `backend 'webgpu' found no GPU adapter: ${p.reason}`;
+        if (p.software && !allowSoftwareGpu) return softwareMessage(p.adapter);
+      }
       const gpuInfo = await loadWebgpu(allowSoftwareGpu);
       if (typeof gpuInfo === 'string') return gpuInfo;
       if (!(await tf.setBackend('webgpu'))) return `backend 'webgpu' failed to initialise on ${gpuInfo.adapter}`;
@@ -172,6 +187,10 @@ async function load(name: BackendName, reason: string, allowSoftwareGpu = true):
       await tf.setBackend('cpu');
       return { name, tfName: 'cpu', reason };
   }
+}
+
+function softwareMessage(adapter: string): string {
+  return `backend 'webgpu' adapter is ${adapter}: a CPU rasteriser, slower than wasm for small models`;
 }
 
 /**
@@ -203,10 +222,7 @@ async function loadWebgpu(allowSoftware: boolean): Promise<{ adapter: string } |
   }
   const info = (adapter as unknown as { info?: GPUAdapterInfo }).info;
   const desc = info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') : 'unknown adapter';
-  const software = info?.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(desc);
-  if (software && !allowSoftware) {
-    return `backend 'webgpu' adapter is ${desc}: a CPU rasteriser, slower than wasm for small models`;
-  }
+  if (isSoftwareAdapter(info?.architecture, desc) && !allowSoftware) return softwareMessage(desc);
   try {
     await import('@tensorflow/tfjs-backend-webgpu');
   } catch (e) {

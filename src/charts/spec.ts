@@ -152,3 +152,6 @@ export function concatCharts(specs: VegaLiteSpec[], direction: 'h' | 'v' = 'h', 
     [direction === 'h' ? 'hconcat' : 'vconcat']: specs.map(strip),
   };
 }
+
+/** The common frame of every chart here (size, font, white background, title): for chart builders elsewhere. */
+export const chartBase = base;

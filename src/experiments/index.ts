@@ -1,5 +1,6 @@
 // The experiments the notebooks run: one-call fine-tuning runs of a LoRA variant, sweep helpers, the LoRA paper's §7
-// analyses, and the linear-algebra chapter's small trained experiments (fitting B·A, a full fine-tune's ΔW).
+// analyses, seed statistics (a setting beats another only beyond the seeds' spread), and the linear-algebra
+// chapter's small trained experiments (fitting B·A, a full fine-tune's ΔW).
 export { grid, runSweep, loraParamsPerRank, rankForBudget, bestBy, shareOfBest, type SweepProgress } from './sweep.js';
 export {
   runExperiment,
@@ -19,3 +20,4 @@ export {
   type LowRankTaskOptions,
   type FullFineTuneOptions,
 } from './lowrank-task.js';
+export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';

@@ -32,3 +32,4 @@ export {
 export { tensorToMatrix, matrixToTensor } from './tensor.js';
 export { paramCounts, type ParamCounts } from './params.js';
 export { demoPicture } from './picture.js';
+export { maxAbsDiff, relativeError } from './compare.js';

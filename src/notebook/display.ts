@@ -8,6 +8,8 @@ import type { Row, VegaLiteSpec } from '../charts/spec.js';
 
 /** A mime bundle: text and base64 images as strings, JSON mime types as objects. */
 type Bundle = Record<string, unknown>;
+/** Per-mime-type display metadata, e.g. { 'image/png': { width, height } }. */
+type Metadata = Record<string, unknown>;
 interface DisplayMessage {
   data: Bundle;
   metadata: Record<string, unknown>;
@@ -39,8 +41,8 @@ export class LiveOutput {
   private shown = false;
 
   /** Shows a mime bundle, e.g. { 'text/plain': ..., 'text/html': ... }. */
-  show(bundle: Bundle): void {
-    writer()({ data: bundle, metadata: {}, transient: { display_id: this.id } }, this.shown);
+  show(bundle: Bundle, metadata: Metadata = {}): void {
+    writer()({ data: bundle, metadata, transient: { display_id: this.id } }, this.shown);
     this.shown = true;
   }
 
@@ -49,27 +51,43 @@ export class LiveOutput {
   }
 
   async chart(spec: VegaLiteSpec): Promise<void> {
-    this.show(await chartBundle(spec));
+    const { data, metadata } = await chartOutput(spec);
+    this.show(data, metadata);
   }
 }
 
 /** Largest Vega-Lite spec (as JSON text) attached to a chart output beside its PNG. */
 export const VEGALITE_MAX_BYTES = 64 * 1024;
 
-/** The outputs for a chart: PNG (classic Notebook, nbconvert, GitHub), the Vega-Lite spec (JupyterLab), text. */
-export async function chartBundle(spec: VegaLiteSpec): Promise<Bundle> {
-  const png = Buffer.from(await renderPng(spec)).toString('base64');
+/** Pixels per CSS pixel of chart PNGs: sharp on high-density screens, shown at design size through metadata. */
+export const CHART_PNG_SCALE = 2;
+
+/** Width and height of a PNG, from its IHDR chunk (bytes 16-23, big-endian). */
+export function pngSize(png: Uint8Array): { width: number; height: number } {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/**
+ * The outputs for a chart: PNG (classic Notebook, nbconvert, GitHub), the Vega-Lite spec (JupyterLab), text;
+ * and the metadata that shows the PNG, drawn at CHART_PNG_SCALE×, at the chart's design size.
+ */
+export async function chartOutput(spec: VegaLiteSpec): Promise<{ data: Bundle; metadata: Metadata }> {
+  const bytes = await renderPng(spec, { scale: CHART_PNG_SCALE });
+  const { width, height } = pngSize(bytes);
   const title = typeof spec['title'] === 'string' ? spec['title'] : 'chart';
-  const bundle: Bundle = { 'image/png': png, 'text/plain': `<${title}>` };
+  const data: Bundle = { 'image/png': Buffer.from(bytes).toString('base64'), 'text/plain': `<${title}>` };
   // The spec carries its data: for pictures and big heatmaps that is megabytes in the .ipynb for a chart the
   // PNG already shows, so only specs up to VEGALITE_MAX_BYTES travel along for JupyterLab.
-  if (JSON.stringify(spec).length <= VEGALITE_MAX_BYTES) bundle['application/vnd.vegalite.v5+json'] = spec;
-  return bundle;
+  if (JSON.stringify(spec).length <= VEGALITE_MAX_BYTES) data['application/vnd.vegalite.v5+json'] = spec;
+  const size = { width: Math.round(width / CHART_PNG_SCALE), height: Math.round(height / CHART_PNG_SCALE) };
+  return { data, metadata: { 'image/png': size } };
 }
 
 /** Shows a chart in the notebook. */
 export async function showChart(spec: VegaLiteSpec): Promise<void> {
-  writer()({ data: await chartBundle(spec), metadata: {}, transient: {} }, false);
+  const { data, metadata } = await chartOutput(spec);
+  writer()({ data, metadata, transient: {} }, false);
 }
 
 /** Shows rows as a table (HTML, with a plain-text fallback). Numbers are shown with `digits` significant digits. */

@@ -9,14 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { releaseBackend, useBackend } from '../src/backend/index.js';
-import { Gpt } from '../src/models/gpt.js';
-import { gptConfig } from '../src/models/config.js';
-import { CharTokenizer } from '../src/data/tokenizer.js';
-import { makeExamples, textTask } from '../src/data/tasks.js';
-import { finetuneGpt } from '../src/train/finetune.js';
-import { exactMatch } from '../src/train/eval.js';
-import { loadAdapter, saveAdapter } from '../src/lora/index.js';
+import { releaseBackend, useBackend } from '../../src/backend/index.js';
+import { Gpt } from '../../src/models/gpt.js';
+import { gptConfig } from '../../src/models/config.js';
+import { CharTokenizer } from '../../src/data/tokenizer.js';
+import { makeExamples, textTask } from '../../src/data/tasks.js';
+import { finetuneGpt } from '../../src/train/finetune.js';
+import { exactMatch } from '../../src/train/eval.js';
+import { loadAdapter, saveAdapter } from '../../src/lora/index.js';
 
 // Tolerances, cpu vs webgpu (float32 both; only the order of summation differs):
 const LOSS_TOL = 1e-3; // absolute, on cross-entropy losses of ~3.4 after 4 Adam steps
@@ -132,7 +132,7 @@ describe('fine-tuning on webgpu', () => {
       "console.log('steps', ft.result.losses.length);",
       'releaseBackend();',
     ].join('\n');
-    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       cwd: root,
       encoding: 'utf8',

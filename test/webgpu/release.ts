@@ -3,7 +3,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { releaseBackend, useBackend } from '../src/backend/index.js';
+import { releaseBackend, useBackend } from '../../src/backend/index.js';
 
 describe('backends after webgpu is released', () => {
   after(() => releaseBackend());

@@ -1,0 +1,75 @@
+// Results across seeds, and the rule the notebooks use before calling one setting better than another: with at
+// least 3 seeds each, a setting "beats" another only when every seed of it did better than every seed of the
+// other (the min–max ranges do not overlap); anything else is "no difference at this scale".
+export interface Spread {
+  readonly n: number;
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+  /** max − min. */
+  readonly range: number;
+  readonly values: readonly number[];
+}
+
+/** The fewest seeds a comparison may rest on. */
+export const MIN_SEEDS = 3;
+
+/** Mean, min and max of finite values; an empty or non-finite input is an error naming it. */
+export function spread(values: readonly number[]): Spread {
+  if (values.length === 0) throw new Error('spread of no values: run at least one seed');
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`spread: value ${bad} is ${values[bad]}, not a finite number`);
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const mean = values.reduce((s, v) => s + v, 0) / values.length;
+  return { n: values.length, mean, min, max, range: max - min, values: [...values] };
+}
+
+/** The median (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of no values');
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export interface Comparison {
+  readonly a: Spread;
+  readonly b: Spread;
+  /** mean(a) − mean(b). */
+  readonly diff: number;
+  /** Every seed of one is better than every seed of the other. */
+  readonly separated: boolean;
+  /** 'a' or 'b' when separated, else null ("no difference at this scale"). */
+  readonly better: 'a' | 'b' | null;
+}
+
+/**
+ * Compares two settings' per-seed results. `lowerIsBetter` for losses, false for accuracies. Fewer than
+ * MIN_SEEDS values on either side is an error: one or two seeds cannot tell an effect from noise.
+ */
+export function compareSeeds(a: readonly number[], b: readonly number[], options: { lowerIsBetter: boolean }): Comparison {
+  for (const [name, v] of [['a', a], ['b', b]] as const) {
+    if (v.length < MIN_SEEDS) {
+      throw new Error(`compareSeeds: '${name}' has ${v.length} seed(s); a comparison needs at least ${MIN_SEEDS}: run more seeds`);
+    }
+  }
+  const sa = spread(a);
+  const sb = spread(b);
+  const aWins = options.lowerIsBetter ? sa.max < sb.min : sa.min > sb.max;
+  const bWins = options.lowerIsBetter ? sb.max < sa.min : sb.min > sa.max;
+  return { a: sa, b: sb, diff: sa.mean - sb.mean, separated: aWins || bWins, better: aWins ? 'a' : bWins ? 'b' : null };
+}
+
+/** Groups rows by `key` and summarises `value` per group, in first-seen order. */
+export function spreadBy<R extends Record<string, unknown>>(rows: readonly R[], key: keyof R, value: keyof R): Map<R[keyof R], Spread> {
+  const groups = new Map<R[keyof R], number[]>();
+  for (const row of rows) {
+    const v = row[value];
+    if (typeof v !== 'number') throw new Error(`spreadBy: row field '${String(value)}' is ${JSON.stringify(v)}, not a number`);
+    const k = row[key];
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(v);
+  }
+  return new Map([...groups].map(([k, vs]) => [k, spread(vs)]));
+}

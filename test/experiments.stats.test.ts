@@ -1,0 +1,90 @@
+// Seed statistics and the "beats" rule; array comparisons; interleaved timings; the spread chart renders.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { compareSeeds, median, spread, spreadBy } from '../src/experiments/stats.js';
+import { maxAbsDiff, relativeError } from '../src/linalg/compare.js';
+import { Matrix } from 'ml-matrix';
+import { interleavedMedians } from '../src/notebook/timing.js';
+import { renderSvg, spreadChart } from '../src/charts/index.js';
+
+describe('seed statistics', () => {
+  it('spread and median', () => {
+    assert.deepEqual(spread([3, 1, 2]), { n: 3, mean: 2, min: 1, max: 3, range: 2, values: [3, 1, 2] });
+    assert.equal(median([5, 1, 3]), 3);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.throws(() => spread([1, NaN]), /value 1 is NaN, not a finite number/);
+    assert.throws(() => median([]), /median of no values/);
+  });
+
+  it('one setting beats another only when the ranges do not overlap', () => {
+    const lower = compareSeeds([1.0, 1.1, 1.2], [1.3, 1.4, 1.5], { lowerIsBetter: true });
+    assert.equal(lower.better, 'a');
+    assert.ok(Math.abs(lower.diff - -0.3) < 1e-12);
+    const overlap = compareSeeds([1.0, 1.1, 1.35], [1.3, 1.4, 1.5], { lowerIsBetter: true });
+    assert.equal(overlap.separated, false);
+    assert.equal(overlap.better, null);
+    assert.equal(compareSeeds([0.9, 0.8, 0.85], [0.5, 0.6, 0.7], { lowerIsBetter: false }).better, 'a');
+    assert.equal(compareSeeds([0.9, 0.8, 0.85], [0.5, 0.6, 0.7], { lowerIsBetter: true }).better, 'b');
+  });
+
+  it('refuses a comparison on fewer than 3 seeds', () => {
+    assert.throws(() => compareSeeds([1, 2], [3, 4, 5], { lowerIsBetter: true }), /'a' has 2 seed\(s\); a comparison needs at least 3/);
+  });
+
+  it('spreadBy groups rows in first-seen order', () => {
+    const rows = [
+      { r: 8, seed: 0, loss: 1 },
+      { r: 4, seed: 0, loss: 3 },
+      { r: 8, seed: 1, loss: 2 },
+    ];
+    const s = spreadBy(rows, 'r', 'loss');
+    assert.deepEqual([...s.keys()], [8, 4]);
+    assert.equal(s.get(8)!.mean, 1.5);
+    assert.throws(() => spreadBy([{ r: 1, loss: 'x' }], 'r', 'loss'), /field 'loss' is "x", not a number/);
+  });
+});
+
+describe('array comparisons', () => {
+  it('max |Δ| and relative error over flat, nested and Matrix inputs', () => {
+    assert.equal(maxAbsDiff([1, 2, 3], [1, 2.5, 2]), 1);
+    assert.equal(maxAbsDiff([[1, 2], [3, 4]], new Matrix([[1, 2], [3, 5]])), 1);
+    assert.ok(Math.abs(relativeError([3, 4], [0, 5]) - Math.sqrt(10) / 5) < 1e-15);
+    assert.equal(relativeError([0, 0], [0, 0]), 0);
+    assert.equal(relativeError([1], [0]), Infinity);
+    assert.throws(() => maxAbsDiff([1, 2], [1]), /cannot compare 2 numbers with 1/);
+  });
+});
+
+describe('interleaved timings', () => {
+  it('gives a median per variant, runs each round-robin, and leaks nothing', async () => {
+    await tf.setBackend('cpu');
+    const order: string[] = [];
+    const before = tf.memory().numTensors;
+    const ms = await interleavedMedians(
+      {
+        a: () => (order.push('a'), tf.ones([4])),
+        b: () => (order.push('b'), [tf.zeros([2]), tf.ones([2])]),
+      },
+      { rounds: 3, warmup: 1 },
+    );
+    assert.deepEqual(order, ['a', 'b', 'a', 'b', 'a', 'b']);
+    assert.deepEqual(Object.keys(ms), ['a', 'b']);
+    assert.ok(ms.a >= 0 && ms.b >= 0);
+    assert.equal(tf.memory().numTensors, before);
+    await assert.rejects(interleavedMedians({ a: () => tf.ones([1]) }, { rounds: 1, warmup: 1 }), /rounds must be an integer > warmup/);
+  });
+});
+
+describe('spread chart', () => {
+  it('draws band, mean and seeds for numeric and nominal x', async () => {
+    const rows = [0, 1, 2].flatMap((seed) => [1, 8].map((r) => ({ r, seed, loss: r + seed * 0.1, name: `r${r}` })));
+    const numeric = spreadChart(rows, { x: 'r', y: 'loss', title: 'rank' });
+    assert.equal((numeric['layer'] as unknown[]).length, 3);
+    assert.match(await renderSvg(numeric), /<svg/);
+    const nominal = spreadChart(rows, { x: 'name', y: 'loss', xType: 'nominal', sortByMean: true });
+    const enc = ((nominal['layer'] as { encoding: { x: { sort?: unknown } } }[])[1]!).encoding.x;
+    assert.deepEqual(enc.sort, ['r1', 'r8']);
+    assert.match(await renderSvg(nominal), /<svg/);
+  });
+});
