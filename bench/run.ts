@@ -1,7 +1,8 @@
 // `npm run bench`: every TF.js backend that loads here, side by side in one run — matMul GFLOP/s, a training
 // step of the GPT (base forward + backward, LoRA, full fine-tuning), tokens/s, inference latency base vs unmerged
-// vs merged LoRA, optimizer-state and peak tensor bytes, SVD timings — as ratio tables plus a JSON file.
-// Run: npx tsx bench/run.ts [--quick] [--backends wasm,webgpu|all] [--preset bench] [--batch 32] [--sizes 128,256]
+// vs merged LoRA, optimizer-state and peak tensor bytes, SVD timings — and the PyTorch peer (bench/torch_peer.py)
+// on the same GPT, batch, LoRA config and thread count when torch imports; ratio tables plus a JSON file.
+// Run: npx tsx bench/run.ts [--quick] [--backends wasm,webgpu|all] [--preset bench] [--batch 32] [--threads 1]
 // `--hf` runs bench/hf.ts instead: a GPT-2-small-shaped Hugging Face model (forward, KV-cached generation, load memory).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,10 @@ import { benchInference, type InferenceResult } from './lib/inference.js';
 import { benchSvd, type SvdRow } from './lib/svd.js';
 import { describeMachine, machineSlug, type MachineInfo } from './lib/machine.js';
 import { activate, parseVariants, type Variant } from './lib/variants.js';
-import { evaluateGoals, PYTORCH_REFERENCE, type Goal } from './lib/goals.js';
+import { evaluateGoals, type Goal } from './lib/goals.js';
+import { runTorchPeer, type TorchPeerResult } from './lib/torch-peer.js';
+import { CharTokenizer } from '../src/data/tokenizer.js';
+import { DEFAULT_LORA } from '../src/train/finetune.js';
 import { formatBytes, formatMs, formatRatio, table } from './lib/timing.js';
 import { hfMain } from './hf.js';
 
@@ -29,6 +33,10 @@ export interface BenchOptions {
   all: boolean;
   /** Skip the training and inference sections (matMul and SVD only). */
   noTrain: boolean;
+  /** Run the PyTorch peer beside the training step (when a Python with torch is found). */
+  torch: boolean;
+  /** Threads for the PyTorch peer: lora-lab's GEMM runs on one, so the default compares like with like. */
+  threads: number;
 }
 
 export interface VariantResult {
@@ -54,7 +62,8 @@ export interface BenchResult {
   auto: string;
   preset: GptPresetName;
   batchSize: number;
-  pytorchReference: typeof PYTORCH_REFERENCE;
+  /** The PyTorch peer on the same GPT, batch, LoRA config and thread count; null when not asked for. */
+  pytorch: TorchPeerResult | { unavailable: string } | null;
   variants: VariantResult[];
   svd: SvdRow[];
   goals: Goal[];
@@ -72,6 +81,8 @@ export function defaultOptions(quick: boolean): BenchOptions {
     svdSizes: quick ? [256] : [256, 512],
     all: false,
     noTrain: false,
+    torch: true,
+    threads: 1,
   };
 }
 
@@ -117,10 +128,20 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
         budgetMs: o.quick ? 10_000 : 30_000,
       });
       log(`${v.id}: inference latency`);
-      r.inference = await benchInference(models, o.quick ? 3 : 7, o.quick ? 5_000 : 25_000, o.quick ? 2 : 3);
+      r.inference = await benchInference(models, o.quick ? 3 : 15, o.quick ? 5_000 : 25_000, o.quick ? 2 : 3);
     } finally {
       models.dispose();
     }
+  }
+  let pytorch: BenchResult['pytorch'] = null;
+  if (o.torch && results.some((r) => r.training !== undefined)) {
+    log(`PyTorch peer (${o.preset}, batch ${o.batchSize}, ${o.threads} thread${o.threads === 1 ? '' : 's'})`);
+    pytorch = await runTorchPeer({
+      preset: o.preset, batchSize: o.batchSize, vocab: new CharTokenizer().vocabSize, r: DEFAULT_LORA.r,
+      alpha: DEFAULT_LORA.lora_alpha, targets: DEFAULT_LORA.target_modules, threads: o.threads,
+      reps: o.quick ? 2 : 5, budgetS: o.quick ? 20 : 60,
+    });
+    if ('unavailable' in pytorch) log(`PyTorch peer: not run (${pytorch.unavailable})`);
   }
   log(`SVD ${o.svdSizes.join(', ')}`);
   const svd = await benchSvd(o.svdSizes, 16, o.quick ? 2 : 3);
@@ -133,7 +154,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
     auto,
     preset: o.preset,
     batchSize: o.batchSize,
-    pytorchReference: PYTORCH_REFERENCE,
+    pytorch,
     variants: results,
     svd,
   };
@@ -176,28 +197,40 @@ export function formatReport(r: BenchResult): string {
   const trained = ran.filter((v) => v.training !== undefined);
   const preset = GPT_PRESETS[r.preset];
   const shape = `d_model ${preset.dModel}, ${preset.nLayers} layers, context ${preset.contextLength}, batch ${r.batchSize}`;
-  const ref = r.preset === 'bench' && r.batchSize === 32 ? r.pytorchReference : undefined;
+  const peer = r.pytorch !== null && !('unavailable' in r.pytorch) ? r.pytorch : undefined;
   if (trained.length > 0) {
-    out.push('', `training step, GPT preset '${r.preset}' (${shape}); LoRA r = 8 on q_proj, v_proj; median (LoRA/full: median of per-round ratios)`);
+    out.push('', `training step, GPT preset '${r.preset}' (${shape}); LoRA r = ${DEFAULT_LORA.r} on ${DEFAULT_LORA.target_modules.join(', ')}; median (LoRA/full: median of per-round ratios)`);
+    const peerRow = peer
+      ? [[`PyTorch ${peer.torch}`, '', formatMs(peer.lora.ms), formatMs(peer.full.ms), formatRatio(peer.loraOverFull),
+        peer.lora.tokensPerSec.toFixed(0), peer.full.tokensPerSec.toFixed(0), '1.00×', '1.00×']]
+      : [];
     out.push(
       table(
-        ['backend', 'base fwd+bwd', 'LoRA step', 'full step', 'LoRA/full', 'tok/s LoRA', 'tok/s full', ...(ref ? ['full/PyTorch', 'LoRA/PyTorch'] : [])],
-        trained.map((v) => {
-          const t = v.training!;
-          return [
-            v.id,
-            formatMs(t.base.ms),
-            formatMs(t.lora.ms),
-            formatMs(t.full.ms),
-            formatRatio(t.loraOverFull),
-            t.lora.tokensPerSec.toFixed(0),
-            t.full.tokensPerSec.toFixed(0),
-            ...(ref ? [formatRatio(t.full.ms / ref.fullStepMs), formatRatio(t.lora.ms / ref.loraStepMs)] : []),
-          ];
-        }),
+        ['backend', 'base fwd+bwd', 'LoRA step', 'full step', 'LoRA/full', 'tok/s LoRA', 'tok/s full', ...(peer ? ['full ÷ PyTorch', 'LoRA ÷ PyTorch'] : [])],
+        [
+          ...trained.map((v) => {
+            const t = v.training!;
+            return [
+              v.id,
+              formatMs(t.base.ms),
+              formatMs(t.lora.ms),
+              formatMs(t.full.ms),
+              formatRatio(t.loraOverFull),
+              t.lora.tokensPerSec.toFixed(0),
+              t.full.tokensPerSec.toFixed(0),
+              ...(peer ? [formatRatio(t.full.ms / peer.full.ms), formatRatio(t.lora.ms / peer.lora.ms)] : []),
+            ];
+          }),
+          ...peerRow,
+        ],
       ),
     );
-    if (ref) out.push(`PyTorch on this 2-core CPU: ${ref.fullStepMs} ms per full step, ${ref.loraStepMs} ms per LoRA step (${ref.note}).`);
+    if (peer) {
+      out.push(`PyTorch peer: bench/torch_peer.py with ${peer.python}, torch ${peer.torch}, ${peer.threads} thread${peer.threads === 1 ? '' : 's'}, ` +
+        `${peer.reps} interleaved rounds; the same GPT, batch, LoRA config and step (clip to norm 1, Adam). ÷ PyTorch: lora-lab's time / PyTorch's.`);
+    } else if (r.pytorch !== null && 'unavailable' in r.pytorch) {
+      out.push(`PyTorch peer not run: ${r.pytorch.unavailable}`);
+    }
     out.push('', `inference: one forward pass, batch ${r.batchSize} × ${preset.contextLength} tokens, logits read back; median (ratios: median of per-round ratios)`);
     out.push(
       table(
@@ -258,6 +291,8 @@ function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
     if (a === '--quick') continue;
     else if (a === '--all') o.all = true;
     else if (a === '--no-train') o.noTrain = true;
+    else if (a === '--no-torch') o.torch = false;
+    else if (a === '--threads') o.threads = ints(value(i++), a)[0]!;
     else if (a === '--backends') o.variants = parseVariants(value(i++));
     else if (a === '--sizes') o.sizes = ints(value(i++), a);
     else if (a === '--svd-sizes') o.svdSizes = ints(value(i++), a);
@@ -271,12 +306,13 @@ function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
       console.log(
         [
           'usage: npm run bench -- [--quick] [--backends LIST|all] [--all] [--no-train] [--preset NAME] [--batch N]',
-          '                        [--sizes 128,256,...] [--svd-sizes 256,512] [--out FILE.json]',
+          '                        [--threads N] [--no-torch] [--sizes 128,256,...] [--svd-sizes 256,512] [--out FILE.json]',
           '       npm run bench -- --hf [--backend wasm] [--quick] [--out FILE.json]',
           '--hf         GPT-2-small-shaped Hugging Face model: forward ms, generation tok/s with/without KV cache, load peak memory',
           '--quick      a 1-2 minute subset (matMul 256/512; training only on the backend auto picks)',
           '--backends   node-gpu,node,webgpu,wasm,wasm-stock,cpu,cpu-stock (default all that load)',
           '--all        also time training on cpu-stock (about 40 s per step here)',
+          '--threads    threads of the PyTorch peer (default 1, as lora-lab\'s GEMM); --no-torch skips the peer',
           '--out        JSON path (default bench/results/<machine>-<date>.json, plus bench/latest.json)',
         ].join('\n'),
       );

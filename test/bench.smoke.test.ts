@@ -21,7 +21,7 @@ describe('bench', () => {
 
   it('runs every section on tiny sizes and reports the goals', async () => {
     const o = { ...defaultOptions(false), variants: parseVariants('wasm,cpu-stock'), preset: 'nano' as const, batchSize: 2,
-      sizes: [16, 32], svdSizes: [24] };
+      sizes: [16, 32], svdSizes: [24], torch: false }; // the PyTorch peer has its own test
     const lines: string[] = [];
     const before = tf.memory().numTensors;
     const r = await runBench(o, (l) => lines.push(l));
@@ -39,6 +39,9 @@ describe('bench', () => {
     assert.ok(wasm.inference!.mergeMaxAbsDiff < 1e-4, `merge changed logits by ${wasm.inference!.mergeMaxAbsDiff}`);
     assert.equal(r.variants[1]!.trainingSkipped, 'too slow for the default time budget (run with --all)');
     assert.equal(r.svd[0]!.n, 24);
+    assert.equal(r.pytorch, null);
+    const stepGoal = r.goals.find((g) => g.goal === 'LoRA step <= 0.8x full step on wasm')!;
+    assert.equal(stepGoal.met, t.loraOverFull <= 0.8);
     const stateGoal = r.goals.find((g) => g.goal.startsWith('LoRA optimizer state'));
     assert.equal(stateGoal?.met, t.lora.optimizerBytes <= 0.05 * t.full.optimizerBytes); // nano: r = 8 is ~7 % of it
     assert.doesNotThrow(() => JSON.parse(JSON.stringify(r)));

@@ -122,7 +122,7 @@ describe('runExperiment()', () => {
     assert.equal(pissa.name, 'r=2 PiSSA');
     assert.ok(Math.abs(pissa.startValLoss - baseLoss) < 1e-4, `PiSSA starts at ${pissa.startValLoss}, base ${baseLoss}`);
     assert.deepEqual(snapshot(), before); // PiSSA rewrote the base kernel during the run
-    const q = await runExperiment({ qlora: { config: { r: 2, target_modules: ['q_proj'] }, quant: { scheme: 'nf4' } } }, common);
+    const q = await runExperiment({ qlora: { config: { r: 2, target_modules: ['q_proj'] }, quant: { bits: 'nf4' } } }, common);
     assert.ok(q.weightBytes < plain.weightBytes, `${q.weightBytes} vs ${plain.weightBytes}`);
     assert.deepEqual(snapshot(), before);
     assert.equal(tf.memory().numTensors, tensors);

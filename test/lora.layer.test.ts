@@ -5,6 +5,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { LoraDense } from '../src/lora/layer.js';
+import { Matrix, solve } from 'ml-matrix';
 import { svd } from '../src/linalg/index.js';
 import { denseLayer, maxAbsDiff } from './helpers/tiny-mlp.js';
 
@@ -169,7 +170,27 @@ test('only the active adapter is trainable; the base kernel and bias are frozen'
   assert.equal(layer.trainableWeights.length, 1, 'disabled: only the bias stays trainable');
 });
 
-test('lora_dropout acts only in training', () => {
+test('in training with B = 0 the output is exactly the base: dropout never touches the base path', () => {
+  for (const activation of ['linear', 'relu'] as const) {
+    const base = denseLayer(IN, OUT, { activation });
+    const x = input(20);
+    const y0 = base.apply(x) as tf.Tensor;
+    const layer = new LoraDense({ base });
+    layer.addAdapter('default', cfg({ lora_dropout: 0.5 })); // B = 0 (PEFT's init)
+    assert.equal(maxAbsDiff(layer.apply(x, { training: true }) as tf.Tensor, y0), 0, `${activation}: forward in training`);
+    // Inside backprop too (the base path then runs unfused so its frozen kernel gets no gradient work).
+    const a = layer.adapter('default');
+    let yRecorded!: tf.Tensor;
+    const { grads } = tf.variableGrads(() => {
+      yRecorded = tf.keep(layer.apply(x, { training: true }) as tf.Tensor);
+      return tf.sum(yRecorded) as tf.Scalar;
+    }, [a.lora_A.read() as tf.Variable, a.lora_B.read() as tf.Variable]);
+    assert.equal(maxAbsDiff(yRecorded, y0), 0, `${activation}: forward under gradient recording`);
+    assert.ok(tf.sum(tf.abs(grads[(a.lora_B.read() as tf.Variable).name]!)).dataSync()[0]! > 0, 'B gets a gradient');
+  }
+});
+
+test('lora_dropout acts only in training; the kwarg wins over the layer flag', () => {
   const layer = new LoraDense({ base: denseLayer(IN, OUT) });
   layer.addAdapter('default', cfg({ init_lora_weights: false, lora_dropout: 0.5 }));
   const x = input(20);
@@ -231,6 +252,46 @@ test('DoRA: m starts at ‖W‖ per output row; output = base at init; (m/‖W+�
   assert.ok(maxAbsDiff(layer.apply(x) as tf.Tensor, yDora) <= 1e-5);
   layer.unmerge();
   assert.ok(maxAbsDiff(base.getWeights()[0]!, K0) <= 1e-5);
+});
+
+test('DoRA with dropout: base(x) + (m/‖W+ΔW‖ − 1)·x_d·K + (m/‖W+ΔW‖)·s·x_d·Aᵀ·Bᵀ, against float64 with the mask solved for', () => {
+  const [dIn, dOut, p] = [6, 9, 0.4];
+  const base = denseLayer(dIn, dOut);
+  const layer = new LoraDense({ base });
+  layer.addAdapter('default', { r: 6, lora_alpha: 12, target_modules: ['x'], use_dora: true, init_lora_weights: false, lora_dropout: p });
+  const a = layer.adapter('default');
+  a.lora_magnitude_vector!.write(tf.randomUniform([dOut], 0.5, 2, 'float32', 13));
+  const x = tf.randomNormal([30, dIn], 0, 1, 'float32', 14) as tf.Tensor2D;
+  const y = arr2(layer.apply(x, { training: true }) as tf.Tensor);
+  // float64 pieces from the layer's weights: W + ΔW [out, in], the scale m/‖·‖ [out], K [in, out], s·Aᵀ·Bᵀ [in, out].
+  const K = new Matrix(arr2(base.getWeights()[0]!));
+  const b = base.getWeights()[1]!.arraySync() as number[];
+  const dK = new Matrix(arr2(tf.matMul(a.lora_A.read(), a.lora_B.read(), true, true).mul(a.scaling)));
+  const Wn = K.clone().add(dK); // [in, out]
+  const m = a.lora_magnitude_vector!.read().arraySync() as number[];
+  const scale = Array.from({ length: dOut }, (_, o) => m[o]! / Math.sqrt(Wn.getColumn(o).reduce((q, v) => q + v * v, 0)));
+  // y − x·K − b = x_d·M with M = K·diag(scale − 1) + s·Aᵀ·Bᵀ·diag(scale) [in, out]: solve for x_d (least squares).
+  const M = new Matrix(dIn, dOut);
+  for (let i = 0; i < dIn; i++) for (let o = 0; o < dOut; o++) M.set(i, o, K.get(i, o) * (scale[o]! - 1) + dK.get(i, o) * scale[o]!);
+  const X = new Matrix(arr2(x));
+  const rest = new Matrix(y).sub(X.mmul(K)).subRowVector(b);
+  const xd = solve(M.transpose(), rest.transpose()).transpose();
+  const keep = 1 / (1 - p);
+  let dropped = 0;
+  const Xd = new Matrix(30, dIn);
+  for (let n = 0; n < 30; n++) for (let i = 0; i < dIn; i++) {
+    const kept = Math.abs(xd.get(n, i) - X.get(n, i) * keep) < 1e-3 * Math.max(1, Math.abs(X.get(n, i)));
+    assert.ok(kept || Math.abs(xd.get(n, i)) < 1e-3, `x_d[${n}][${i}] = ${xd.get(n, i)} is neither 0 nor x/(1−p)`);
+    if (!kept) dropped++;
+    Xd.set(n, i, kept ? X.get(n, i) * keep : 0);
+  }
+  assert.ok(dropped > 0.2 * 30 * dIn && dropped < 0.6 * 30 * dIn, `some entries dropped (${dropped})`);
+  // The whole output against the formula in float64 with that mask.
+  const ref = X.mmul(K).add(Xd.mmul(M)).addRowVector(b);
+  assert.ok(maxDiff2(y, ref.to2DArray()) < 1e-4, 'DoRA with dropout matches the float64 reference');
+  // Without dropout (inference) it is (m/‖W+ΔW‖)·((W+ΔW)·x) + b.
+  const inf = X.mmul(Wn).mulRowVector(scale).addRowVector(b);
+  assert.ok(maxDiff2(arr2(layer.apply(x) as tf.Tensor), inf.to2DArray()) < 1e-4);
 });
 
 test('DoRA: the gradient w.r.t. m matches finite differences (m is outside the detached norm)', () => {
@@ -302,8 +363,8 @@ test('getConfig → registered class → fromConfig rebuilds an equivalent layer
   layer.addAdapter('default', cfg({ init_lora_weights: false, use_dora: true }));
   layer.addAdapter('second', cfg({ r: 2 }));
   const config = layer.getConfig();
-  assert.equal(config.className ?? LoraDense.className, 'LoraDense');
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap['LoraDense'];
+  assert.equal(LoraDense.className, 'LoraLabLoraDense');
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap['LoraLabLoraDense'];
   assert.ok(entry, 'LoraDense is registered');
   const [cls, fromConfig] = entry!;
   const rebuilt = fromConfig(cls, JSON.parse(JSON.stringify(config))) as LoraDense;
@@ -315,6 +376,6 @@ test('getConfig → registered class → fromConfig rebuilds an equivalent layer
 
 test('errors: a non-Dense layer, a Dense not built yet', () => {
   const ln = tf.layers.layerNormalization({ name: 'ln_x' });
-  assert.throws(() => new LoraDense({ base: ln }), /LoRA wraps Dense layers only; layer 'ln_x' is a LayerNormalization/);
+  assert.throws(() => new LoraDense({ base: ln }), /'ln_x' is a LayerNormalization, not a linear layer \(Dense, LoraLabConv1D\)/);
   assert.throws(() => new LoraDense({ base: tf.layers.dense({ units: 3, name: 'fresh' }) }), /Dense layer 'fresh' is not built yet: call it once/);
 });

@@ -5,8 +5,8 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { injectLora, LoraModel } from '../src/lora/model.js';
-import { LoraDense } from '../src/lora/layer.js';
-import { SequentialTree } from '../src/lora/sequential.js';
+import { isLoraLayer, type LoraLayer } from '../src/lora/lora-layer.js';
+import { SequentialTree } from '../src/models/sequential.js';
 import type { LayerTree } from '../src/models/module.js';
 import { maxAbsDiff, snapshot, TinyMlp } from './helpers/tiny-mlp.js';
 
@@ -21,9 +21,9 @@ test('injectLora wraps exactly the targets, in place, and trains only their A an
   const y0 = m.forward(x());
   const lm = injectLora(m, { r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj'] });
   assert.equal(lm.base, m);
-  assert.ok(m.layers.get('encoder.q_proj') instanceof LoraDense);
-  assert.ok(m.layers.get('encoder.v_proj') instanceof LoraDense);
-  assert.ok(!(m.layers.get('lm_head') instanceof LoraDense));
+  assert.ok(isLoraLayer(m.layers.get('encoder.q_proj')));
+  assert.ok(isLoraLayer(m.layers.get('encoder.v_proj')));
+  assert.ok(!isLoraLayer(m.layers.get('lm_head')));
   assert.equal(maxAbsDiff(m.forward(x()), y0), 0, 'the model equals the base at step 0');
   const names = lm.trainableVariables().map((v) => v.name.replace(/_\d+$/, ''));
   assert.deepEqual(names, [
@@ -35,7 +35,7 @@ test('injectLora wraps exactly the targets, in place, and trains only their A an
   assert.equal(trainable, 64 + 48 + 48 + 48);
   const baseParams = 16 * 12 + 12 + 12 * 12 + 12 + 2 * 12 + 12 * 5;
   assert.equal(all, baseParams + trainable);
-  for (const l of m.layers.values()) if (!(l instanceof LoraDense)) assert.deepEqual(l.trainableWeights, []);
+  for (const l of m.layers.values()) if (!isLoraLayer(l)) assert.deepEqual(l.trainableWeights, []);
   m.dispose();
 });
 
@@ -54,8 +54,9 @@ test('target errors name the bad target and list the layers', () => {
   assert.throws(() => injectLora(m, { target_modules: ['q_proj', 'k_proj'] }),
     /LoRA target 'k_proj' matched no layer; layers are: encoder\.q_proj, encoder\.v_proj, norm, lm_head/);
   assert.throws(() => injectLora(m, { target_modules: 'encoder' }), /LoRA target regex 'encoder' matched no layer \(it must match a whole path\)/);
-  assert.throws(() => injectLora(m, { target_modules: ['norm'] }), /LoRA target matched 'norm', a LayerNormalization layer; LoRA wraps Dense layers only/);
-  assert.ok([...m.layers.values()].every((l) => !(l instanceof LoraDense)), 'a failed injection changes nothing');
+  assert.throws(() => injectLora(m, { target_modules: ['norm'] }),
+    /LoRA target 'norm' is a LayerNormalization layer, which has no LoRA wrapper; supported kinds: Dense, LoraLabConv1D, Embedding, LoraLabTokenEmbedding, LoraLabQuantizedDense/);
+  assert.ok([...m.layers.values()].every((l) => !isLoraLayer(l)), 'a failed injection changes nothing');
   m.dispose();
 });
 
@@ -108,7 +109,7 @@ test('bias modes: "all" trains every bias, "lora_only" only the wrapped layers\'
   const m = new TinyMlp();
   const lm = injectLora(m, { target_modules: ['q_proj'], bias: 'all', r: 2 });
   const names = lm.trainableVariables().map((v) => v.name);
-  const qBias = ((m.layers.get('encoder.q_proj') as LoraDense).base.weights[1]!.read() as tf.Variable).name;
+  const qBias = ((m.layers.get('encoder.q_proj') as LoraLayer).base.weights[1]!.read() as tf.Variable).name;
   const vBias = (m.layers.get('encoder.v_proj')!.weights.find((w) => /\/bias$/.test(w.name))!.read() as tf.Variable).name;
   assert.match(qBias, /\/bias/);
   // A, B, then the two Dense biases; LayerNorm's beta/gamma and the head's kernel stay frozen.
@@ -154,7 +155,7 @@ test('several adapters over one frozen base: add, switch, disable, delete', () =
   lm.setAdapter('default');
   assert.equal(maxAbsDiff(m.forward(x()), yDefault), 0);
   lm.deleteAdapter('task_b');
-  assert.ok(!(m.layers.get('encoder.v_proj') instanceof LoraDense), 'a layer left with no adapter gets its Dense back');
+  assert.ok(!isLoraLayer(m.layers.get('encoder.v_proj')), 'a layer left with no adapter gets its Dense back');
   assert.throws(() => lm.setAdapter('task_b'), /no adapter 'task_b'; adapters are: default/);
   lm.unload();
   m.dispose();
@@ -176,7 +177,7 @@ test('merge = unmerged outputs, unmerge restores, mergeAndUnload gives a plain t
   assert.equal(tf.memory().numTensors, n0);
   const tree = lm.mergeAndUnload();
   assert.equal(tree, m);
-  assert.ok([...m.layers.values()].every((l) => !(l instanceof LoraDense)));
+  assert.ok([...m.layers.values()].every((l) => !isLoraLayer(l)));
   assert.ok(diff(yLora) <= 1e-5);
   assert.equal(tf.memory().numTensors, n0 - 4, 'the adapters (2 × A, B) are freed');
   assert.ok(m.layers.get('encoder.q_proj')!.weights.every((w) => w.trainable), 'trainable flags restored');

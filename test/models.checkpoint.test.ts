@@ -96,7 +96,7 @@ test('classifier round trip; loadGpt refuses a classifier', async () => {
 test('a LoRA-wrapped model cannot be saved as a base checkpoint; a merged one can', async () => {
   const m = nano();
   const lora = injectLora(m, { r: 2, target_modules: ['q_proj'] });
-  await assert.rejects(saveCheckpoint(m, path.join(root, 'lora'), { tokenizer: tok }), /layer 'layers\.0\.self_attn\.q_proj' is a LoraDense.*mergeAndUnload/);
+  await assert.rejects(saveCheckpoint(m, path.join(root, 'lora'), { tokenizer: tok }), /layer 'layers\.0\.self_attn\.q_proj' is a LoraLabLoraDense.*mergeAndUnload/);
   lora.mergeAndUnload();
   await saveCheckpoint(m, path.join(root, 'lora'), { tokenizer: tok });
   await assert.rejects(saveCheckpoint(m, path.join(root, 'x')), /needs its tokenizer/);

@@ -6,7 +6,9 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { finetuneCommand } from '../src/cli/finetune.js';
+import { finetuneCommand, parseFinetuneFlags } from '../src/cli/finetune.js';
+import { DEFAULT_LORA } from '../src/train/finetune.js';
+import { loraConfig } from '../src/lora/config.js';
 import { UsageError } from '../src/cli/command.js';
 import { Gpt } from '../src/models/gpt.js';
 import { gptConfig } from '../src/models/config.js';
@@ -118,4 +120,7 @@ test('bad input: one-line usage errors (exit 2) or a clear error for a missing c
   }
   await assert.rejects(run(['--base', path.join(root, 'missing'), '--backend', 'cpu']), /no checkpoint at '.*missing': config\.json not found/);
   assert.match(finetuneCommand.help, /--r N +LoRA rank \(default 8\)/);
+  assert.match(finetuneCommand.help, /--alpha X +lora_alpha; scaling = alpha \/ r \(default 16\)/);
+  assert.deepEqual(parseFinetuneFlags(['--r', '4']).lora.lora_alpha, DEFAULT_LORA.lora_alpha, 'the documented default, whatever r');
+  assert.equal(loraConfig({ target_modules: ['q'] }).lora_alpha, 8, "the config's own default is PEFT's");
 });

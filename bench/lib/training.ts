@@ -10,6 +10,8 @@ import { batchAt, type LmBatch } from '../../src/data/batch.js';
 import { textTask } from '../../src/data/tasks.js';
 import { injectLora, type LoraModel } from '../../src/lora/index.js';
 import { Adam } from '../../src/train/adam.js';
+import { allVariables } from '../../src/train/params.js';
+import { DEFAULT_LORA } from '../../src/train/finetune.js';
 import { lmLoss } from '../../src/train/sft.js';
 import { optimizerStateBytes, PeakMemory } from '../../src/train/memory.js';
 import { interleaved, median } from './timing.js';
@@ -70,12 +72,13 @@ export interface BenchModels {
   dispose(): void;
 }
 
-export function makeModels(preset: GptPresetName, batchSize: number, r = 8, targetModules = ['q_proj', 'v_proj']): BenchModels {
+export function makeModels(preset: GptPresetName, batchSize: number, r: number = DEFAULT_LORA.r,
+  targetModules: readonly string[] = DEFAULT_LORA.target_modules): BenchModels {
   const tok = new CharTokenizer();
   const config = gptConfig({ preset, vocabSize: tok.vocabSize });
   const plain = new Gpt(config, { seed: 0 });
   const loraModel = new Gpt(config, { seed: 0 });
-  const lora = injectLora(loraModel, { r, lora_alpha: 2 * r, target_modules: targetModules });
+  const lora = injectLora(loraModel, { r, lora_alpha: DEFAULT_LORA.lora_alpha, target_modules: targetModules });
   // Every row padded to the full context, as a PyTorch run at "context 64" would feed it.
   const batch = batchAt(textTask('reverse'), tok, 0, 0, batchSize, { length: config.contextLength, lossOn: 'all' });
   return {
@@ -90,11 +93,6 @@ export function makeModels(preset: GptPresetName, batchSize: number, r = 8, targ
       loraModel.dispose();
     },
   };
-}
-
-/** The weights of a plain model, as variables (what full fine-tuning trains). */
-function allVariables(model: Gpt): tf.Variable[] {
-  return [...model.layers.values()].flatMap((l) => l.weights.map((w) => w.read() as tf.Variable));
 }
 
 /** One step as src/train/loop.ts takes it: loss → gradients → clip the global norm to 1 → Adam. */

@@ -33,10 +33,14 @@ export const adapterCommand: Command = {
     const tensors = [...ad.tensors].map(([key, t]) => ({ key, dtype: t.dtype, shape: t.shape }));
     const loraModules = [...ad.modules.values()].filter((m) => m.lora_A).length;
     if (flags.json === true) {
-      console.log(JSON.stringify({ dir, config: { ...c }, scaling: loraScaling(c), modules: loraModules, parameters: ad.numParams, tensors }, null, 2));
+      console.log(JSON.stringify({
+        dir, config: { ...c }, scaling: loraScaling(c), fan_in_fan_out: ad.fanInFanOut, base_quantization: ad.baseQuantization,
+        modules: loraModules, parameters: ad.numParams, tensors,
+      }, null, 2));
       return 0;
     }
     const targets = typeof c.target_modules === 'string' ? c.target_modules : c.target_modules.join(', ');
+    const q = ad.baseQuantization;
     const keyWidth = Math.max(3, ...tensors.map((t) => t.key.length));
     console.log(
       [
@@ -49,6 +53,8 @@ export const adapterCommand: Command = {
         `use_dora        ${c.use_dora}`,
         `init            ${c.init_lora_weights}`,
         `base model      ${c.base_model_name_or_path ?? '(not recorded)'}`,
+        `fan_in_fan_out  ${ad.fanInFanOut}${ad.fanInFanOut ? '  (targets store W as [in, out], e.g. GPT-2 Conv1D)' : ''}`,
+        `base quantised  ${q ? `${q.bits}, blocks of ${q.block_size}${q.double_quant ? ', double quantisation' : ''}, ${q.modules.length} layers (re-quantised on load)` : 'no'}`,
         `parameters      ${ad.numParams.toLocaleString('en-US')} in ${tensors.length} tensors, ${loraModules} LoRA modules`,
         '',
         `${'key'.padEnd(keyWidth)}  dtype  shape`,

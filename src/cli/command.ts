@@ -1,4 +1,5 @@
-// What every `lora-lab <command>` is: a name, a one-line summary, a help text and a run function.
+// What every `lora-lab <command>` is: a name, a one-line summary, a help text and a run function, and the flag
+// parsing every command shares.
 // main.ts dispatches on the name; a thrown UsageError becomes one line on stderr and exit code 2,
 // any other error one line and exit code 1 (no stack trace unless LORA_LAB_DEBUG=1).
 
@@ -61,4 +62,24 @@ export function parseFlags(
     }
   }
   return { flags, positional };
+}
+
+/** An integer flag >= min, or `fallback` when absent; bad input is a UsageError naming the flag and an example. */
+export function parseIntFlag(flags: Record<string, string | boolean>, name: string, fallback: number, min = 0): number {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) {
+    throw new UsageError(`--${name} must be an integer >= ${min}, got '${String(raw)}': e.g. --${name} ${Math.max(fallback, min)}`);
+  }
+  return v;
+}
+
+/** A positive number flag, or `fallback` when absent. */
+export function parseNumberFlag(flags: Record<string, string | boolean>, name: string, fallback: number): number {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--${name} must be a positive number, got '${String(raw)}': e.g. --${name} ${fallback}`);
+  return v;
 }

@@ -7,46 +7,15 @@ import { BUNDLED_ADAPTERS, BUNDLED_CHECKPOINTS, dataPath, loadGpt, saveCheckpoin
 import { pretrainClassifier, pretrainGpt } from '../train/pretrain.js';
 import { DEFAULT_LORA, evaluateTask, finetuneGpt } from '../train/finetune.js';
 import { saveAdapter } from '../lora/index.js';
-import { formatEta, formatProgress, formatProgressBar } from '../train/format.js';
-import type { Progress } from '../train/loop.js';
+import { formatEta } from '../train/format.js';
 import { GPT_PRESETS, type GptPresetName } from '../models/config.js';
-import { parseFlags, UsageError, type Command } from './command.js';
+import { parseFlags, parseIntFlag, parseNumberFlag, UsageError, type Command } from './command.js';
+import { terminalProgress } from './progress.js';
 
 const DEFAULTS = { steps: 5000, batch: 32, lr: 2e-3, seed: 0, preset: 'tiny', clfSteps: 150 } as const;
 
-/** The reference adapters: task → LoRA fine-tuning steps (r 8, alpha 16 on q_proj + v_proj, lr 1e-2, batch 16). */
+/** The reference adapters: task → LoRA fine-tuning steps (DEFAULT_LORA: r 8, alpha 16 on q_proj + v_proj; lr 1e-2, batch 16). */
 export const REFERENCE_ADAPTERS = { shift: 1000, repeat: 1200 } as const;
-
-/** A progress callback for a terminal: a bar redrawn in place on a TTY, else one log line every `every` steps. */
-export function terminalProgress(label: string, every = 100): (p: Progress) => void {
-  const tty = process.stdout.isTTY === true;
-  return (p) => {
-    if (tty) {
-      process.stdout.write(`\r${label} ${formatProgressBar(p)}\x1b[K`);
-      if (p.step === p.steps) process.stdout.write('\n');
-    } else if (p.step % every === 0 || p.step === p.steps || p.valLoss !== undefined) {
-      console.log(`${label} ${formatProgress(p)}`);
-    }
-  };
-}
-
-export function parseIntFlag(flags: Record<string, string | boolean>, name: string, fallback: number, min = 0): number {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) {
-    throw new UsageError(`--${name} must be an integer >= ${min}, got '${String(raw)}': e.g. --${name} ${Math.max(fallback, min)}`);
-  }
-  return v;
-}
-
-export function parseNumberFlag(flags: Record<string, string | boolean>, name: string, fallback: number): number {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--${name} must be a positive number, got '${String(raw)}': e.g. --${name} ${fallback}`);
-  return v;
-}
 
 export const pretrainCommand: Command = {
   name: 'pretrain',

@@ -1,5 +1,5 @@
 // One LoRA fine-tuning run as an experiment: inject a variant into a pretrained GPT (LoRA, rsLoRA, DoRA, PiSSA,
-// LoRA+, or QLoRA on a quantised base), train on a text task with the masked SFT loss, measure, and put the base
+// LoRA+, or QLoRA: quantizeBase then injectLora), train on a text task with the masked SFT loss, measure, and put the base
 // back exactly as it was, so a sweep can run many variants on one model. Hu et al. 2021 §4; PEFT's LoraConfig.
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
@@ -12,10 +12,8 @@ import { train, type Progress } from '../train/loop.js';
 import { exactMatch } from '../train/eval.js';
 import { loraConfig, type LoraConfigInput } from '../lora/config.js';
 import { injectLora, type LoraModel } from '../lora/model.js';
-import { LoraDense } from '../lora/layer.js';
-import { injectQLora, QLoraDense, weightBytes, type QLoraModel, type QLoraOptions } from '../lora/qlora.js';
-import { QuantizedDense } from '../lora/quantize.js';
-import { LoraEmbedding } from '../lora/embedding.js';
+import { isLoraLayer } from '../lora/lora-layer.js';
+import { isQuantized, quantizeBase, weightBytes, type QuantizeBaseOptions, type QuantizedBase } from '../quant/base.js';
 
 /** What to train. Exactly one of `lora` / `qlora`. */
 export interface ExperimentSpec {
@@ -23,8 +21,8 @@ export interface ExperimentSpec {
   name?: string;
   /** Plain LoRA and its variants, by PEFT's config fields (use_rslora, use_dora, init_lora_weights: 'pissa', loraplus_lr_ratio). */
   lora?: LoraConfigInput;
-  /** LoRA over a quantised copy of the base's Dense layers. */
-  qlora?: { config: LoraConfigInput; quant: QLoraOptions };
+  /** QLoRA: quantizeBase(model, quant) (every linear layer but the head by default), then LoRA with `config`. */
+  qlora?: { config: LoraConfigInput; quant: QuantizeBaseOptions };
 }
 
 export interface ExperimentOptions {
@@ -103,7 +101,7 @@ function describe(spec: ExperimentSpec): string {
   if (c.use_dora) tags.push('DoRA');
   if (c.init_lora_weights === 'pissa') tags.push('PiSSA');
   if (c.loraplus_lr_ratio) tags.push(`LoRA+ ×${c.loraplus_lr_ratio}`);
-  if (spec.qlora) tags.push(spec.qlora.quant.scheme);
+  if (spec.qlora) tags.push(spec.qlora.quant.bits);
   return tags.join(' ');
 }
 
@@ -138,7 +136,7 @@ export async function runExperiment(spec: ExperimentSpec, options: ExperimentOpt
       ? batchAt(task, tokenizer, seed, s, batchSize)
       : lmBatch(Array.from({ length: batchSize }, (_, j) => pool[(s * batchSize + j) % pool.length]!), tokenizer);
   for (const [p, l] of model.layers) {
-    if (l instanceof LoraDense || l instanceof QLoraDense || l instanceof QuantizedDense || l instanceof LoraEmbedding) {
+    if (isLoraLayer(l) || isQuantized(l)) {
       throw new Error(`layer '${p}' is a ${l.getClassName()}: runExperiment() needs a plain base (unload earlier adapters first)`);
     }
   }
@@ -149,13 +147,13 @@ export async function runExperiment(spec: ExperimentSpec, options: ExperimentOpt
   const baseValLoss = await taskValLoss(model, tokenizer, task, valN);
 
   let lm: LoraModel | undefined;
-  let qm: QLoraModel | undefined;
+  let quantized: QuantizedBase | undefined;
   try {
-    if (spec.lora) lm = injectLora(model, loraConfig(spec.lora));
-    else qm = await injectQLora(model, spec.qlora!.config, spec.qlora!.quant);
+    if (spec.qlora) quantized = await quantizeBase(model, spec.qlora.quant);
+    lm = injectLora(model, loraConfig(spec.lora ?? spec.qlora!.config));
     const startValLoss = await taskValLoss(model, tokenizer, task, valN);
-    const params = lm ? lm.paramGroups() : qm!.paramGroups();
-    const { trainable, all } = lm ? lm.countParams() : qm!.countParams();
+    const params = lm.paramGroups();
+    const { trainable, all } = lm.countParams();
     const res = await train({
       params: params.filter((g) => g.variables.length > 0),
       steps: options.steps,
@@ -176,11 +174,10 @@ export async function runExperiment(spec: ExperimentSpec, options: ExperimentOpt
     let weights: Map<string, LearnedLayer> | undefined;
     if (options.keepWeights) {
       weights = new Map();
-      const layers = lm ? lm.loraLayers() : qm!.loraLayers();
-      for (const [p, l] of layers) {
+      for (const [p, l] of lm.loraLayers()) {
         const d = l.deltaWeight();
-        const W = l instanceof LoraDense ? tf.tidy(() => (l.base.weights[0]!.read() as tf.Tensor2D).transpose()) : l.base.dequantized();
-        const a = l instanceof LoraDense ? l.adapter(l.activeAdapter!) : l;
+        const W = l.baseWeight(); // [out, in]; a quantised base dequantised
+        const a = l.adapter(l.activeAdapter!);
         weights.set(p, {
           lora_A: await toMatrix(a.lora_A.read()),
           lora_B: await toMatrix(a.lora_B.read()),
@@ -206,8 +203,8 @@ export async function runExperiment(spec: ExperimentSpec, options: ExperimentOpt
       ...(weights ? { weights } : {}),
     };
   } finally {
-    if (lm) lm.unload();
-    if (qm) qm.unload();
+    lm?.unload();
+    quantized?.restore();
     for (const [l, on] of layerFlags) l.trainable = on; // sets the weights' flags too: restore those after
     for (const [w, t] of snapshot) {
       w.write(t);

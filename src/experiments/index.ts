@@ -1,37 +1,6 @@
-// The later chapters' public API: quantised bases and QLoRA, LoRA on embedding tables, combining adapters
-// (PEFT's add_weighted_adapter), sweep helpers, one-call fine-tuning experiments, and the LoRA paper's §7 analyses.
-export {
-  type QuantScheme,
-  type QuantizeOptions,
-  type QuantizedWeight,
-  type QuantizedScales,
-  type QuantError,
-  type QuantizedDenseArgs,
-  NF4_CODE,
-  quantizeWeight,
-  dequantizeWeight,
-  blockScales,
-  quantizedBytes,
-  bitsPerWeight,
-  quantizationError,
-  quantizeKernel,
-  quantizeDense,
-  packWords,
-  unpackFields,
-  QuantizedDense,
-} from '../lora/quantize.js';
-export { QLoraDense, QLoraModel, injectQLora, weightBytes, type QLoraDenseArgs, type QLoraOptions } from '../lora/qlora.js';
-export { LoraEmbedding, injectLoraEmbedding, type LoraEmbeddingArgs } from '../lora/embedding.js';
-export {
-  type CombinationType,
-  type CombineOptions,
-  type LoraFactors,
-  combineFactors,
-  combinedRank,
-  weightedDelta,
-  addWeightedAdapter,
-  adapterDeltas,
-} from '../lora/combine.js';
+// The experiments the notebooks run: one-call fine-tuning runs of a LoRA variant, sweep helpers, the LoRA paper's §7
+// analyses, seed statistics (a setting beats another only beyond the seeds' spread), and the linear-algebra
+// chapter's small trained experiments (fitting B·A, a full fine-tune's ΔW).
 export { grid, runSweep, loraParamsPerRank, rankForBudget, bestBy, shareOfBest, type SweepProgress } from './sweep.js';
 export {
   runExperiment,
@@ -42,4 +11,13 @@ export {
   type LearnedLayer,
 } from './experiment.js';
 export { amplification, LORA_PAPER_TABLE_7, type Amplification } from './analysis.js';
+export { fitLowRank, type FitLowRankOptions, type FitLowRankResult } from './fit-lowrank.js';
+export {
+  lowRankTask,
+  fullFineTune,
+  matchedGaussian,
+  type LowRankTask,
+  type LowRankTaskOptions,
+  type FullFineTuneOptions,
+} from './lowrank-task.js';
 export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';

@@ -4,7 +4,7 @@
 // Parameter counts follow PEFT: a LoRA on a Dense [in, out] adds r·(in + out) weights (lora_A [r, in], lora_B [out, r]).
 import type { LayerTree } from '../models/module.js';
 import { resolveTargets } from '../lora/targets.js';
-import { linearDims } from '../lora/layer.js';
+import { loraDims } from '../lora/dispatch.js';
 import type { LoraConfig } from '../lora/config.js';
 
 /** Every combination of the axes' values, first axis slowest: grid({ r: [1, 2], lora_dropout: [0, 0.1] }) → 4 points. */
@@ -58,7 +58,7 @@ export async function runSweep<P extends Record<string, unknown>, R extends Reco
 /** Σ over the layers `target_modules` selects of (in + out): a LoRA of rank r there trains r times this. */
 export function loraParamsPerRank(tree: LayerTree, target_modules: LoraConfig['target_modules']): number {
   return resolveTargets(tree, { target_modules }).reduce((s, p) => {
-    const [dIn, dOut] = linearDims(tree.layers.get(p)!);
+    const [dIn, dOut] = loraDims(tree.layers.get(p)!, p);
     return s + dIn + dOut;
   }, 0);
 }

@@ -1,6 +1,6 @@
 // The linear-algebra chapter's public API: SVD and low-rank approximation over ml-matrix, randomized SVD,
 // seeded random matrices, subspace similarity (LoRA paper §7.2), Tensor <-> Matrix crossings, LoRA parameter
-// counts, and the experiments of notebooks 01–02 (fitting B·A, a full fine-tune's ΔW, a test picture).
+// counts and a test picture. (The experiments that train, fitting B·A and a full fine-tune's ΔW, are in experiments/.)
 export { asMatrix, type MatrixInput } from './validate.js';
 export { svd, singularValues, reconstruct, sigmaMatrix, type Svd, type SvdOptions } from './svd.js';
 export {
@@ -31,14 +31,5 @@ export {
 } from './subspace.js';
 export { tensorToMatrix, matrixToTensor } from './tensor.js';
 export { paramCounts, type ParamCounts } from './params.js';
-export { fitLowRank, type FitLowRankOptions, type FitLowRankResult } from './fit.js';
-export {
-  lowRankTask,
-  fullFineTune,
-  matchedGaussian,
-  type LowRankTask,
-  type LowRankTaskOptions,
-  type FullFineTuneOptions,
-} from './experiments.js';
 export { demoPicture } from './picture.js';
 export { maxAbsDiff, relativeError } from './compare.js';

@@ -5,12 +5,12 @@
 //   linear: A = Σ √(w_i·s_i)·A_i, B = Σ √(w_i·s_i)·B_i (equal ranks) ⇒ B·A = Σ w_i·ΔW_i + cross terms B_i·A_j.
 //   svd:    Σ w_i·ΔW_i = U·diag(σ)·Vᵀ truncated to rank k: B = U_k·diag(σ_k), A = V_kᵀ (Eckart–Young optimal).
 // (PEFT's svd path multiplies each source's scaling in once more, w_i·s_i·ΔW_i; with lora_alpha = r, s_i = 1 and
-// the two agree. Here the combined update is the weighted sum of the sources' actual updates.)
+// the two agree. Here the combined update is the weighted sum of the sources' actual updates.) Every LoRA layer kind
+// combines alike (an embedding's in = V, out = d); DoRA adapters are refused by name (their magnitudes do not add).
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
 import { svd } from '../linalg/index.js';
 import type { LoraConfig } from './config.js';
-import { LoraDense } from './layer.js';
 import type { LoraModel } from './model.js';
 
 export type CombinationType = 'cat' | 'linear' | 'svd';
@@ -206,11 +206,11 @@ export async function addWeightedAdapter(
   }
 }
 
-/** ΔW of adapter `name` at every wrapped layer, as float64 matrices [out, in] (reads with `await data()`). */
+/** ΔW of adapter `name` at every LoRA layer, as float64 matrices [out, in] (reads with `await data()`). */
 export async function adapterDeltas(model: LoraModel, name: string): Promise<Map<string, Matrix>> {
   const out = new Map<string, Matrix>();
   for (const [path, layer] of model.loraLayers()) {
-    if (!(layer instanceof LoraDense) || !layer.adapterNames.includes(name)) continue;
+    if (!layer.adapterNames.includes(name)) continue;
     const d = layer.deltaWeight(name);
     const m = new Matrix((await d.array()) as number[][]);
     d.dispose();

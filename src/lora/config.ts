@@ -1,6 +1,9 @@
 // The LoRA configuration, with huggingface/peft's names and meanings (peft/tuners/lora/config.py):
 // r = rank, lora_alpha = α, scaling = α/r (α/√r with use_rslora, Kalajdzievski 2023), target_modules
-// matched PEFT-style, plus toPeftJson/fromPeftJson for adapter_config.json.
+// matched PEFT-style (models/module.ts), plus toPeftJson/fromPeftJson for adapter_config.json.
+import { isAllLinear, matchesTarget, OUTPUT_HEAD_NAMES } from '../models/module.js';
+
+export { isAllLinear, matchesTarget, OUTPUT_HEAD_NAMES };
 
 /** How `lora_A` (and `lora_B`) start. true: A Kaiming-uniform(a=√5), B = 0 (PEFT default). */
 export type InitLoraWeights = boolean | 'gaussian' | 'pissa';
@@ -15,9 +18,10 @@ export interface LoraConfig {
   /** Dropout probability on the LoRA branch's input, applied only in training. */
   readonly lora_dropout: number;
   /**
-   * Which Dense layers get LoRA. A list: a path matches if it equals an entry or ends with "." + entry
-   * ("q_proj" matches "layers.0.self_attn.q_proj"). A string: a regular expression full-matched against the
-   * path, except "all-linear" = every Dense layer but the output head (lm_head / classifier / score).
+   * Which layers get LoRA (Dense, Conv1D, Embedding, a quantised Dense). A list: a path matches if it equals an entry
+   * or ends with "." + entry ("q_proj" matches "layers.0.self_attn.q_proj"). A string: a regular expression
+   * full-matched against the path, except "all-linear" = every linear layer but the output head (lm_head / classifier
+   * / score).
    */
   readonly target_modules: readonly string[] | string;
   /** Which biases train: none, all biases in the model, or those of LoRA-wrapped layers. */
@@ -61,13 +65,8 @@ export const LORA_DEFAULTS = {
   inference_mode: false,
 } as const;
 
-const KEYS: readonly (keyof LoraConfig)[] = [
-  'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'bias', 'use_rslora', 'use_dora',
-  'init_lora_weights', 'loraplus_lr_ratio', 'seed', 'task_type', 'base_model_name_or_path', 'inference_mode',
-];
-
-/** Output heads "all-linear" leaves alone, as PEFT does (its output embedding, or a classifier head). */
-export const OUTPUT_HEAD_NAMES: readonly string[] = ['lm_head', 'classifier', 'score'];
+/** Every field of LoraConfig: the defaults' keys plus target_modules (no default), listed after lora_dropout. */
+const KEYS = Object.keys(LORA_DEFAULTS).flatMap((k) => (k === 'lora_dropout' ? [k, 'target_modules'] : [k])) as readonly (keyof LoraConfig)[];
 
 function isBool(v: unknown): v is boolean {
   return typeof v === 'boolean';
@@ -169,29 +168,12 @@ export function loraScaling(config: Pick<LoraConfig, 'r' | 'lora_alpha' | 'use_r
   return config.use_rslora ? config.lora_alpha / Math.sqrt(config.r) : config.lora_alpha / config.r;
 }
 
-/**
- * Whether module `path` is a LoRA target, PEFT's rule: a string is a regex full-matched against the path;
- * a list matches a path equal to an entry or ending in "." + entry. ("all-linear" is resolved by the caller,
- * which knows which layers are Dense.)
- */
-export function matchesTarget(path: string, target_modules: readonly string[] | string): boolean {
-  if (typeof target_modules === 'string') {
-    return new RegExp(`^(?:${target_modules})$`).test(path);
-  }
-  return target_modules.some((t) => path === t || path.endsWith(`.${t}`));
-}
-
-/** True for PEFT's "all-linear" shorthand (case-insensitive, as PEFT compares it). */
-export function isAllLinear(target_modules: readonly string[] | string): boolean {
-  return typeof target_modules === 'string' && target_modules.toLowerCase() === 'all-linear';
-}
-
 // ---- adapter_config.json --------------------------------------------------------------------------
 
 /**
  * Fields of PEFT's LoraConfig that only describe where the adapter came from or how it was set up, or that
  * mean nothing here: fan_in_fan_out says how the PyTorch base stores W (GPT-2's Conv1D); lora_A/lora_B in
- * the file are [r, in] / [out, r] either way, and our base is a Dense.
+ * the file are [r, in] / [out, r] either way, and the layer's kind (Dense or Conv1D) decides it here, as in PEFT.
  */
 const BENIGN_PEFT_KEYS = new Set([
   'auto_mapping', 'revision', 'peft_version', 'megatron_core', 'megatron_config', 'loftq_config', 'eva_config',
@@ -227,15 +209,16 @@ function isOff(v: unknown): boolean {
 /**
  * The adapter_config.json object PEFT writes for this config (PEFT's field names and defaults).
  * `loraplus_lr_ratio` and `seed` are training settings, not PEFT config fields, and are not written.
+ * `fan_in_fan_out`: true when the targets store W as [in, out] (GPT-2's Conv1D), as PEFT records it.
  */
-export function toPeftJson(config: LoraConfig): Record<string, unknown> {
+export function toPeftJson(config: LoraConfig, options: { fan_in_fan_out?: boolean } = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {
     alpha_pattern: {},
     auto_mapping: null,
     base_model_name_or_path: config.base_model_name_or_path,
     bias: config.bias,
     exclude_modules: null,
-    fan_in_fan_out: false,
+    fan_in_fan_out: options.fan_in_fan_out ?? false,
     inference_mode: config.inference_mode,
     init_lora_weights: config.init_lora_weights,
     layer_replication: null,
@@ -280,10 +263,7 @@ export function fromPeftJson(obj: unknown, source = 'adapter_config.json'): Lora
     used.add(k);
     if (o[k] !== undefined) input[k] = o[k];
   };
-  for (const k of ['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'bias', 'use_rslora', 'use_dora',
-    'init_lora_weights', 'task_type', 'base_model_name_or_path', 'inference_mode', 'loraplus_lr_ratio', 'seed'] as const) {
-    take(k);
-  }
+  for (const k of KEYS) take(k);
   if (typeof input.init_lora_weights === 'string' && !['gaussian', 'pissa'].includes(input.init_lora_weights)) {
     const v = input.init_lora_weights;
     throw new Error(

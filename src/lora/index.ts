@@ -1,31 +1,25 @@
-// LoRA for TF.js layers with PEFT's names and file format (Hu et al. 2021; huggingface/peft tuners/lora):
-// config, the LoraDense layer (+ DoRA, PiSSA, rsLoRA), injection into a LayerTree, adapters on disk.
+// LoRA for TF.js layers with PEFT's names and file format (Hu et al. 2021; huggingface/peft tuners/lora): the config,
+// one branch and one layer contract with a wrapper per base kind (Dense, Conv1D, Embedding, quantised Dense),
+// injection into a LayerTree or any tf.LayersModel, several adapters, adapters on disk, combining adapters.
 export {
   type LoraConfig,
   type LoraConfigInput,
   type InitLoraWeights,
   type LoraBias,
   LORA_DEFAULTS,
-  OUTPUT_HEAD_NAMES,
   loraConfig,
   loraScaling,
-  matchesTarget,
-  isAllLinear,
   toPeftJson,
   fromPeftJson,
 } from './config.js';
-export { deriveSeed, initialLoraWeights, type InitialWeights } from './init.js';
-export {
-  LoraDense,
-  type LoraDenseArgs,
-  type LoraAdapterWeights,
-  isDense,
-  linearDims,
-  validateAdapterName,
-} from './layer.js';
-export { resolveTargets, isLinearLayer } from './targets.js';
-export { LoraModel, injectLora, isBiasWeight, type ParamGroup } from './model.js';
-export { SequentialTree } from './sequential.js';
+export { LoraBranch } from './branch.js';
+export { type LoraLayer, type LoraLayerKind, type LoraAdapter, type PeftTensor, isLoraLayer } from './lora-layer.js';
+export { LoraDense, type LoraDenseArgs } from './layer.js';
+export { LoraEmbedding, type LoraEmbeddingArgs } from './embedding.js';
+export { LoraQuantizedDense, type LoraQuantizedDenseArgs } from './quantized.js';
+export { SUPPORTED_BASE_CLASSES } from './dispatch.js';
+export { resolveTargets } from './targets.js';
+export { LoraModel, injectLora, type Unloaded } from './model.js';
 export {
   saveAdapter,
   loadAdapter,
@@ -37,4 +31,15 @@ export {
   KEY_PREFIX,
   type AdapterContents,
   type AdapterModule,
+  type BaseQuantization,
 } from './adapter.js';
+export {
+  type CombinationType,
+  type CombineOptions,
+  type LoraFactors,
+  combineFactors,
+  combinedRank,
+  weightedDelta,
+  addWeightedAdapter,
+  adapterDeltas,
+} from './combine.js';

@@ -1,5 +1,5 @@
-// How a new adapter's lora_A [r, in] and lora_B [out, r] start (PEFT orientation, W = [out, in]).
-// Default (Hu et al. 2021 / PEFT): A Kaiming-uniform with a = √5, i.e. U(±1/√in); B = 0, so ΔW = B·A = 0.
+// Seeds for each layer's adapter, and PiSSA's initialisation (the default ones live with the branch, branch.ts).
+// PEFT orientation: W = [out, in], lora_A [r, in], lora_B [out, r].
 // PiSSA (Meng et al. 2024, §3): W = U·diag(σ)·Vᵀ; A = diag(√(σ_r/scaling))·V_rᵀ, B = U_r·diag(√(σ_r/scaling)),
 // base replaced by the residual W − scaling·B·A, so base + LoRA = W at step 0.
 import * as tf from '@tensorflow/tfjs';
@@ -16,41 +16,19 @@ export function deriveSeed(...parts: (string | number)[]): number {
   return h & 0x7fffffff;
 }
 
-/** Kaiming-uniform with a = √5 (PyTorch's nn.Linear default): gain √(2/(1+a²)) = √(1/3), bound = gain·√(3/fan_in) = 1/√fan_in. */
-function kaimingUniformA5(shape: [number, number], seed: number): tf.Tensor2D {
-  const bound = 1 / Math.sqrt(shape[1]); // fan_in = columns of a [fan_out, fan_in] weight
-  return tf.randomUniform(shape, -bound, bound, 'float32', seed) as tf.Tensor2D;
-}
-
-export interface InitialWeights {
+export interface PissaWeights {
   lora_A: tf.Tensor2D; // [r, in]
   lora_B: tf.Tensor2D; // [out, r]
-  /** PiSSA only: the residual base kernel [in, out] that replaces the base's kernel. */
-  residualKernel?: tf.Tensor2D;
+  /** The residual base kernel [in, out] that replaces the base's kernel. */
+  residualKernel: tf.Tensor2D;
 }
 
 /**
- * Initial lora_A, lora_B for a base kernel K [in, out] (TF.js orientation; W = Kᵀ is [out, in]).
- * The caller owns the returned tensors. PiSSA reads K synchronously (`arraySync`) for the SVD, so it needs a
- * backend with synchronous reads (cpu, wasm, tfjs-node): initialise PiSSA before switching to webgpu.
+ * PiSSA's A, B and residual kernel for a base kernel K [in, out] (W = Kᵀ). The caller owns the tensors. Reads K
+ * synchronously (`arraySync`) for the SVD, so it needs a backend with synchronous reads (cpu, wasm, tfjs-node):
+ * initialise PiSSA before switching to webgpu.
  */
-export function initialLoraWeights(kernel: tf.Tensor2D, config: LoraConfig, seed: number): InitialWeights {
-  const [dIn, dOut] = kernel.shape;
-  const r = config.r;
-  const init = config.init_lora_weights;
-  if (init === 'pissa') return pissaWeights(kernel, config);
-  return tf.tidy(() => {
-    const lora_A =
-      init === 'gaussian'
-        ? (tf.randomNormal([r, dIn], 0, 1 / r, 'float32', seed) as tf.Tensor2D) // PEFT: std = 1/r
-        : kaimingUniformA5([r, dIn], seed);
-    // init false leaves B as nn.Linear would (Kaiming-uniform, fan_in = r): a non-zero ΔW, useful in tests.
-    const lora_B = init === false ? kaimingUniformA5([dOut, r], seed + 1) : (tf.zeros([dOut, r]) as tf.Tensor2D);
-    return { lora_A, lora_B };
-  });
-}
-
-function pissaWeights(kernel: tf.Tensor2D, config: LoraConfig): InitialWeights {
+export function pissaWeights(kernel: tf.Tensor2D, config: LoraConfig): PissaWeights {
   const [dIn, dOut] = kernel.shape;
   const r = config.r;
   if (r > Math.min(dIn, dOut)) {

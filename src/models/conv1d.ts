@@ -3,6 +3,7 @@
 // math is Dense's; the class exists so that files keep GPT-2's orientation and LoRA knows to set PEFT's
 // `fan_in_fan_out` (lora_A [r, in], lora_B [out, r] as ever; only the merge transposes ΔW [out, in] into W).
 import * as tf from '@tensorflow/tfjs';
+import { linearForward } from './linear.js';
 
 export interface Conv1DArgs {
   /** Input features (GPT-2: nx). */
@@ -72,8 +73,8 @@ export class Conv1D extends tf.layers.Layer {
       if (this.kernel === null) this.build();
       const lead = x.shape.slice(0, -1);
       const x2 = x.reshape([-1, this.inFeatures]); // [N, in]
-      const k = this.kernel!.read() as tf.Tensor2D; // [in, out]
-      const y = this.bias === null ? tf.matMul(x2, k) : tf.fused.matMul({ a: x2 as tf.Tensor2D, b: k, bias: this.bias.read() });
+      // linearForward: a frozen kernel (a LoRA base) then costs no gradient work in backprop.
+      const y = linearForward(x2 as tf.Tensor2D, this.kernel!.read() as tf.Tensor2D, this.bias?.read() ?? null); // [N, out]
       return y.reshape([...lead, this.outFeatures]); // [..., out]
     });
   }

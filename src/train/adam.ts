@@ -3,8 +3,7 @@
 //   t ← t+1;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  m̂ = m/(1−β1ᵗ);  v̂ = v/(1−β2ᵗ)
 //   θ ← θ − lr·s·wd·θ  (AdamW only);  θ ← θ − lr·s·m̂/(√v̂ + ε)      where s = the group's lrScale (LoRA+).
 import * as tf from '@tensorflow/tfjs';
-// Variables sharing a learning-rate scale; LoRA's paramGroups() returns these (LoRA+ scales lora_B up).
-import type { ParamGroup } from '../lora/model.js';
+import { asParamGroups, type ParamGroup } from './params.js';
 
 export interface AdamOptions {
   /** Exponential decay of the first moment. @default 0.9 */
@@ -21,14 +20,6 @@ export interface AdamOptions {
 interface Moments {
   m: tf.Variable;
   v: tf.Variable;
-}
-
-/** Turns a flat variable list into one group with lrScale 1. */
-export function asParamGroups(params: tf.Variable[] | ParamGroup[]): ParamGroup[] {
-  if (params.length === 0) throw new Error('nothing to train: the parameter list is empty');
-  return params[0] instanceof tf.Variable
-    ? [{ name: 'params', variables: params as tf.Variable[], lrScale: 1 }]
-    : (params as ParamGroup[]);
 }
 
 export class Adam {

@@ -13,10 +13,18 @@ import { train, type Progress, type TrainResult } from './loop.js';
 import { lmLoss } from './sft.js';
 import { exactMatch, type ExactMatchResult } from './eval.js';
 import { countParams, optimizerStateBytes } from './memory.js';
-import { allVariables } from './pretrain.js';
+import { allVariables, asParamGroups } from './params.js';
 
-/** The LoRA setup the tutorial and `lora-lab finetune` use unless told otherwise. */
-export const DEFAULT_LORA: LoraConfigInput = { r: 8, lora_alpha: 16, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'] };
+/**
+ * The LoRA setup the tutorial and `lora-lab finetune` use unless told otherwise: r = 8 on q_proj + v_proj (Hu et al.
+ * 2021 §7.1) with lora_alpha = 16, so scaling = 2. (loraConfig itself fills in PEFT's defaults: r = 8, lora_alpha = 8.)
+ */
+export const DEFAULT_LORA = {
+  r: 8,
+  lora_alpha: 16,
+  lora_dropout: 0,
+  target_modules: ['q_proj', 'v_proj'],
+} as const satisfies LoraConfigInput;
 
 export interface FinetuneOptions {
   /** What to learn. @default 'reverse' */
@@ -79,9 +87,7 @@ export async function finetuneGpt(model: Gpt, tok: CharTokenizer, options: Finet
   } else {
     throw new Error(`method must be 'lora' or 'full', got '${String(method)}'`);
   }
-  const trainable = options.optimizer?.variables() ?? (Array.isArray(params) && params[0] instanceof tf.Variable
-    ? (params as tf.Variable[])
-    : (params as { variables: tf.Variable[] }[]).flatMap((g) => g.variables));
+  const trainable = options.optimizer?.variables() ?? asParamGroups(params).flatMap((g) => g.variables);
   const trainableParams = countParams(trainable);
   const allParams = lora ? lora.countParams().all : countParams(allVariables(model));
   const val = lmBatch(makeExamples(task, 64, seed, 'val'), tok);

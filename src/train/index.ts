@@ -1,6 +1,7 @@
 // Public API of src/train: Adam/AdamW, the training loop, masked SFT loss, evaluation, memory accounting and
 // resumable training state.
-export { Adam, type AdamOptions, asParamGroups } from './adam.js';
+export { Adam, type AdamOptions } from './adam.js';
+export { asParamGroups, allVariables, type ParamGroup } from './params.js';
 export { train, learningRate, NonFiniteLossError, type TrainOptions, type TrainResult, type Progress } from './loop.js';
 export { maskedCrossEntropy, classCrossEntropy } from './loss.js';
 export { batchTensors, lmLoss, type TrainableLm } from './sft.js';
@@ -11,7 +12,6 @@ export {
   pretrainGpt,
   pretrainClassifier,
   classifierAccuracy,
-  allVariables,
   type PretrainGptOptions,
   type PretrainGptResult,
   type PretrainClassifierOptions,

@@ -2,8 +2,8 @@
 // variables only → (clip) → Adam/AdamW update. Flat on purpose (nanoGPT's train.py). Never prints: progress
 // goes to a callback; Ctrl-C is an AbortSignal; a NaN/Inf loss stops the run with the last good weights kept.
 import * as tf from '@tensorflow/tfjs';
-import { Adam, asParamGroups, type AdamOptions } from './adam.js';
-import type { ParamGroup } from '../lora/model.js';
+import { Adam, type AdamOptions } from './adam.js';
+import { asParamGroups, type ParamGroup } from './params.js';
 import { PeakMemory } from './memory.js';
 
 /** One line's worth of progress. */

@@ -14,11 +14,7 @@ import { train, type Progress, type TrainResult } from './loop.js';
 import { lmLoss } from './sft.js';
 import { classCrossEntropy } from './loss.js';
 import { exactMatch, accuracy } from './eval.js';
-
-/** Every weight of a LayerTree as the tf.Variables an optimizer updates (full training). */
-export function allVariables(tree: { layers: Map<string, tf.layers.Layer> }): tf.Variable[] {
-  return [...tree.layers.values()].flatMap((l) => l.weights.map((w) => w.read() as tf.Variable));
-}
+import { allVariables } from './params.js';
 
 export interface PretrainGptOptions {
   /** Model size. @default 'tiny' */

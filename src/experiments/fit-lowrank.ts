@@ -3,11 +3,12 @@
 // matrix can do, the truncated SVD (Eckart–Young). Orientation: PEFT's, ΔW [d_out, d_in], A [r, d_in], B [d_out, r].
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
-import { frobeniusError, truncationError } from './lowrank.js';
-import { createRng } from './random.js';
-import { reconstruct, svd } from './svd.js';
-import { tensorToMatrix, matrixToTensor } from './tensor.js';
-import { asMatrix, assertRank, type MatrixInput } from './validate.js';
+import { frobeniusError, truncationError } from '../linalg/lowrank.js';
+import { createRng } from '../linalg/random.js';
+import { reconstruct, svd } from '../linalg/svd.js';
+import { tensorToMatrix, matrixToTensor } from '../linalg/tensor.js';
+import { asMatrix, assertRank, type MatrixInput } from '../linalg/validate.js';
+import { minimize } from './minimize.js';
 
 export interface FitLowRankOptions {
   /** Adam steps. @default 1000 */
@@ -61,23 +62,13 @@ export async function fitLowRank(target: MatrixInput, r: number, options: FitLow
   const A = variableFrom(tf.tensor2d(A0, [r, dIn])); // [r, d_in]
   const B = variableFrom(tf.zeros([dOut, r])); // [d_out, r]
   const T = matrixToTensor(dW); // [d_out, d_in]
-  const optimizer = tf.train.adam(lr);
-  const losses: { step: number; loss: number }[] = [];
   try {
-    for (let step = 1; step <= steps; step++) {
-      const record = step === 1 || step === steps || step % logEvery === 0;
-      const loss = optimizer.minimize(
-        () => tf.mean(tf.square(tf.sub(tf.matMul(B, A), T))) as tf.Scalar, // B·A [d_out, d_in]
-        record,
-        [A, B],
-      );
-      if (loss) {
-        const value = (await loss.data())[0];
-        loss.dispose();
-        losses.push({ step, loss: value });
-        options.onProgress?.({ step, steps, loss: value });
-      }
-    }
+    const losses = await minimize(
+      tf.train.adam(lr),
+      () => tf.mean(tf.square(tf.sub(tf.matMul(B, A), T))) as tf.Scalar, // B·A [d_out, d_in]
+      [A, B],
+      { steps, logEvery, onProgress: options.onProgress },
+    );
     const Am = await tensorToMatrix(A, 'lora_A');
     const Bm = await tensorToMatrix(B, 'lora_B');
     const BA = Bm.mmul(Am);
@@ -92,7 +83,6 @@ export async function fitLowRank(target: MatrixInput, r: number, options: FitLow
       distanceToOptimum: frobeniusError(reconstruct(f, r), BA),
     };
   } finally {
-    optimizer.dispose();
     A.dispose();
     B.dispose();
     T.dispose();

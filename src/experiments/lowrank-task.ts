@@ -4,10 +4,11 @@
 // whose energy sits in about k singular values. Orientation: PyTorch's, W [d_out, d_in], y = x·Wᵀ.
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
-import { frobeniusNorm } from './lowrank.js';
-import { createRng, prescribedSpectrum, randomGaussian, type SeedOrRng } from './random.js';
-import { matrixToTensor, tensorToMatrix } from './tensor.js';
-import { asMatrix, assertPositiveInt, assertSpectrum, type MatrixInput } from './validate.js';
+import { frobeniusNorm } from '../linalg/lowrank.js';
+import { createRng, prescribedSpectrum, randomGaussian, type SeedOrRng } from '../linalg/random.js';
+import { matrixToTensor, tensorToMatrix } from '../linalg/tensor.js';
+import { asMatrix, assertPositiveInt, assertSpectrum, type MatrixInput } from '../linalg/validate.js';
+import { minimize } from './minimize.js';
 
 export interface LowRankTaskOptions {
   /** Output size d_out. @default 64 */
@@ -95,27 +96,16 @@ export async function fullFineTune(
   const Xt = matrixToTensor(x); // [N, d_in]
   const Yt = matrixToTensor(y); // [N, d_out]
   const N = x.rows;
-  const optimizer = tf.train.sgd(lr);
-  const losses: { step: number; loss: number }[] = [];
   try {
-    for (let step = 1; step <= steps; step++) {
-      const record = step === 1 || step === steps || step % logEvery === 0;
-      const loss = optimizer.minimize(
-        () => tf.div(tf.sum(tf.square(tf.sub(tf.matMul(Xt, W, false, true), Yt))), N) as tf.Scalar, // x·Wᵀ [N, d_out]
-        record,
-        [W],
-      );
-      if (loss) {
-        const value = (await loss.data())[0];
-        loss.dispose();
-        losses.push({ step, loss: value });
-        options.onProgress?.({ step, steps, loss: value });
-      }
-    }
+    const losses = await minimize(
+      tf.train.sgd(lr),
+      () => tf.div(tf.sum(tf.square(tf.sub(tf.matMul(Xt, W, false, true), Yt))), N) as tf.Scalar, // x·Wᵀ [N, d_out]
+      [W],
+      { steps, logEvery, onProgress: options.onProgress },
+    );
     const Wm = await tensorToMatrix(W, 'W');
     return { W: Wm, deltaW: Matrix.sub(Wm, w0), losses };
   } finally {
-    optimizer.dispose();
     W.dispose();
     Xt.dispose();
     Yt.dispose();

@@ -1,13 +1,15 @@
 // Quantisation: the NF4 table against quantiles of N(0, 1) computed here, round-trip error bounds, storage bytes,
-// the on-device packing, QuantizedDense against a dequantised reference, QLoRA's layer and model, no leaks.
+// the on-device packing, QuantizedDense against a dequantised reference, quantizeBase + injectLora (QLoRA), no leaks.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import {
-  NF4_CODE, bitsPerWeight, blockScales, dequantizeWeight, packWords, quantizationError, quantizeDense, quantizedBytes,
-  quantizeWeight, QuantizedDense, unpackFields,
-} from '../src/lora/quantize.js';
-import { injectQLora, QLoraDense } from '../src/lora/qlora.js';
+  NF4_CODE, bitsPerWeight, blockScales, dequantizeWeight, quantizationError, quantizedBytes, quantizeWeight,
+} from '../src/quant/weight.js';
+import { packWords, quantizeDense, QuantizedDense, unpackFields } from '../src/quant/dense.js';
+import { quantizeBase, weightBytes } from '../src/quant/base.js';
+import { injectLora } from '../src/lora/model.js';
+import { isLoraLayer, type LoraLayer } from '../src/lora/lora-layer.js';
 import type { LayerTree } from '../src/models/module.js';
 
 /** Deterministic N(0, std²) values (mulberry32 + Box–Muller). */
@@ -67,7 +69,7 @@ describe('quantize', () => {
   it('int8 per row: |W − Ŵ| ≤ absmax_row / 254, and each row\'s absmax entry comes back exactly', () => {
     const [out, inF] = [5, 37];
     const W = gaussian(out * inF, 1, 0.02);
-    const q = quantizeWeight(W, [out, inF], { scheme: 'int8' });
+    const q = quantizeWeight(W, [out, inF], { bits: 'int8' });
     const Wh = dequantizeWeight(q);
     for (let o = 0; o < out; o++) {
       const row = W.subarray(o * inF, (o + 1) * inF);
@@ -83,7 +85,7 @@ describe('quantize', () => {
   it('nf4 picks the nearest level of its block: Ŵ = NF4_CODE[k]·absmax with no closer level', () => {
     const n = 3 * 64 + 10; // a partial last block
     const W = gaussian(n, 2);
-    const q = quantizeWeight(W, [2, n / 2], { scheme: 'nf4' });
+    const q = quantizeWeight(W, [2, n / 2], { bits: 'nf4' });
     const Wh = dequantizeWeight(q);
     const s = blockScales(q);
     assert.equal(s.length, 4);
@@ -99,32 +101,32 @@ describe('quantize', () => {
   it('stores 4.5 bits per weight for nf4/int4 with blocks of 64, about 4.13 with double quantisation, 8 + 32/in for int8', () => {
     const [out, inF] = [64, 128];
     const W = gaussian(out * inF, 3);
-    const nf4 = quantizeWeight(W, [out, inF], { scheme: 'nf4' });
+    const nf4 = quantizeWeight(W, [out, inF], { bits: 'nf4' });
     assert.equal(quantizedBytes(nf4), (out * inF) / 2 + 4 * ((out * inF) / 64));
     assert.equal(bitsPerWeight(nf4), 4.5);
-    const dq = quantizeWeight(W, [out, inF], { scheme: 'nf4', doubleQuant: true });
+    const dq = quantizeWeight(W, [out, inF], { bits: 'nf4', doubleQuant: true });
     const blocks = (out * inF) / 64;
     assert.equal(quantizedBytes(dq), (out * inF) / 2 + blocks + 4 * Math.ceil(blocks / 256) + 4);
     assert.ok(bitsPerWeight(dq) < 4.2 && bitsPerWeight(dq) > 4.1);
-    assert.equal(bitsPerWeight(quantizeWeight(W, [out, inF], { scheme: 'int8' })), 8 + 32 / inF);
+    assert.equal(bitsPerWeight(quantizeWeight(W, [out, inF], { bits: 'int8' })), 8 + 32 / inF);
   });
 
   it('on Gaussian weights NF4 errs less than uniform int4 at the same bits, and int8 far less than both', () => {
     const W = gaussian(256 * 64, 4, 0.02);
-    const e = (scheme: 'int8' | 'int4' | 'nf4') => quantizationError(W, quantizeWeight(W, [256, 64], { scheme })).relative;
+    const e = (scheme: 'int8' | 'int4' | 'nf4') => quantizationError(W, quantizeWeight(W, [256, 64], { bits: scheme })).relative;
     assert.ok(e('nf4') < 0.9 * e('int4'), `nf4 ${e('nf4')} vs int4 ${e('int4')}`);
     assert.ok(e('int8') < 0.2 * e('nf4'), `int8 ${e('int8')} vs nf4 ${e('nf4')}`);
     // double quantisation changes the scales a little, the error hardly at all
-    const dq = quantizationError(W, quantizeWeight(W, [256, 64], { scheme: 'nf4', doubleQuant: true })).relative;
+    const dq = quantizationError(W, quantizeWeight(W, [256, 64], { bits: 'nf4', doubleQuant: true })).relative;
     assert.ok(Math.abs(dq - e('nf4')) < 0.1 * e('nf4'));
   });
 
   it('rejects bad input with the value and the fix', () => {
-    assert.throws(() => quantizeWeight([1, 2], [1, 2], { scheme: 'fp8' as 'nf4' }), /scheme must be 'int8', 'int4' or 'nf4', got "fp8"/);
-    assert.throws(() => quantizeWeight([1, 2, 3], [1, 2], { scheme: 'nf4' }), /has 3 values but shape \[1, 2\] needs 2/);
-    assert.throws(() => quantizeWeight([1, 2], [1, 2], { scheme: 'int8', doubleQuant: true }), /doubleQuant applies to the 4-bit schemes/);
-    assert.throws(() => quantizeWeight([1, NaN], [1, 2], { scheme: 'nf4' }), /weight value 1 is NaN/);
-    assert.throws(() => quantizeWeight([1, 2], [1, 2], { scheme: 'nf4', blockSize: 0 }), /blockSize must be a positive integer, got 0/);
+    assert.throws(() => quantizeWeight([1, 2], [1, 2], { bits: 'fp8' as 'nf4' }), /bits must be 'int8', 'int4' or 'nf4', got "fp8"/);
+    assert.throws(() => quantizeWeight([1, 2, 3], [1, 2], { bits: 'nf4' }), /has 3 values but shape \[1, 2\] needs 2/);
+    assert.throws(() => quantizeWeight([1, 2], [1, 2], { bits: 'int8', doubleQuant: true }), /doubleQuant applies to the 4-bit schemes/);
+    assert.throws(() => quantizeWeight([1, NaN], [1, 2], { bits: 'nf4' }), /weight value 1 is NaN/);
+    assert.throws(() => quantizeWeight([1, 2], [1, 2], { bits: 'nf4', blockSize: 0 }), /blockSize must be a positive integer, got 0/);
     assert.throws(() => QuantizedDense.fromConfig(QuantizedDense, {}), /cannot be rebuilt from its config alone: build it with quantizeDense/);
   });
 
@@ -148,7 +150,7 @@ describe('quantize', () => {
     it(`QuantizedDense (${scheme}${doubleQuant ? ', double quantisation' : ''}) computes x·Ŵᵀ + b with Ŵ from the codes, no leaks`, () => {
       const [out, inF] = [6, 23]; // 138 values: partial block, partial word
       const W = gaussian(out * inF, 5, 0.1);
-      const q = quantizeWeight(W, [out, inF], { scheme, doubleQuant, blockSize: 16 });
+      const q = quantizeWeight(W, [out, inF], { bits: scheme, doubleQuant, blockSize: 16 });
       const bias = Float32Array.from({ length: out }, (_, o) => 0.01 * o);
       const layer = new QuantizedDense({ weight: q, bias });
       const before = tf.memory().numTensors;
@@ -178,12 +180,12 @@ describe('quantize', () => {
     const dense = tf.layers.dense({ units: 16, useBias: true, kernelInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 1 }), biasInitializer: 'ones' });
     const x = tf.randomNormal([8, 32], 0, 1, 'float32', 2);
     const ref = dense.apply(x) as tf.Tensor;
-    const q = await quantizeDense(dense, { scheme: 'int8' });
+    const q = await quantizeDense(dense, { bits: 'int8' });
     const y = q.apply(x) as tf.Tensor;
     const err = tf.tidy(() => y.sub(ref).abs().max().dataSync()[0]!);
     const scale = tf.tidy(() => ref.sub(1).abs().max().dataSync()[0]!);
     assert.ok(err < 0.02 * scale, `max error ${err} vs output scale ${scale}`);
-    await assert.rejects(quantizeDense(tf.layers.layerNormalization({}), { scheme: 'int8' }), /needs a Dense layer/);
+    await assert.rejects(quantizeDense(tf.layers.layerNormalization({}), { bits: 'int8' }), /needs a Dense or Conv1D layer/);
     tf.dispose([x, ref, y]);
     q.dispose();
     dense.dispose();
@@ -207,35 +209,59 @@ describe('quantize', () => {
       for (const l of tree.layers.values()) l.dispose();
     });
 
-    it('quantises all but the head, wraps the targets, equals the quantised base at step 0, trains only A and B, unloads cleanly', async () => {
+    it('quantizeBase quantises all but the head; injectLora wraps the targets, equals the quantised base at step 0, trains only A and B', async () => {
       const before = tf.memory().numTensors;
       const originals = paths.map((p) => tree.layers.get(p)!);
-      const m = await injectQLora(tree, { r: 4, lora_alpha: 8, target_modules: ['q_proj'] }, { scheme: 'nf4' });
-      assert.ok(tree.layers.get('q_proj') instanceof QLoraDense);
+      const floatBytes = weightBytes(tree);
+      const qb = await quantizeBase(tree, { bits: 'nf4' });
+      assert.deepEqual(qb.modules, ['q_proj', 'v_proj']);
       assert.ok(tree.layers.get('v_proj') instanceof QuantizedDense);
       assert.equal(tree.layers.get('lm_head'), originals[2]); // the head stays float32
-      const q = tree.layers.get('q_proj') as QLoraDense;
+      const m = injectLora(tree, { r: 4, lora_alpha: 8, target_modules: ['q_proj'] });
+      const q = tree.layers.get('q_proj') as LoraLayer;
+      assert.ok(isLoraLayer(q) && q.kind === 'quantized');
       const diff = tf.tidy(() => (q.apply(x) as tf.Tensor).sub(q.base.apply(x) as tf.Tensor).abs().max().dataSync()[0]!);
       assert.equal(diff, 0); // B = 0
       assert.deepEqual(m.trainableVariables().map((v) => v.shape), [[4, 16], [16, 4]]);
       assert.equal(m.countParams().trainable, 4 * 16 * 2);
-      assert.match(m.report(), /^trainable params: 128 \|\| all params: 896 \|\| trainable%: 14\.2857$/);
-      const mem = m.memory();
-      assert.ok(mem.bytes < mem.float32Bytes, `${mem.bytes} >= ${mem.float32Bytes}`);
-      // one gradient step changes B only through the LoRA branch; the quantised base has no variables at all
+      assert.match(m.report(), /^trainable params: 128 \|\| all params: 928 \|\| trainable%: 13\.7931$/); // 2·(256 + 16) + 256 + 128
+      assert.ok(weightBytes(tree) < floatBytes, `${weightBytes(tree)} vs ${floatBytes} float32 bytes`);
+      // one gradient step reaches A and B only; the quantised base has no variables at all
       const { value, grads } = tf.variableGrads(() => (q.apply(x) as tf.Tensor).square().mean() as tf.Scalar, m.trainableVariables());
       assert.deepEqual(Object.keys(grads).sort(), m.trainableVariables().map((v) => v.name).sort());
       tf.dispose([value, ...Object.values(grads)]);
       m.unload();
+      qb.restore();
       paths.forEach((p, i) => assert.equal(tree.layers.get(p), originals[i]));
       assert.equal(tf.memory().numTensors, before);
     });
 
-    it('refuses DoRA and PiSSA on a quantised base, and a target that matches nothing', async () => {
-      await assert.rejects(injectQLora(tree, { target_modules: ['q_proj'], use_dora: true }, { scheme: 'int8' }), /does not implement DoRA/);
-      await assert.rejects(injectQLora(tree, { target_modules: ['q_proj'], init_lora_weights: 'pissa' }, { scheme: 'int8' }), /does not implement PiSSA/);
-      await assert.rejects(injectQLora(tree, { target_modules: ['k_proj'] }, { scheme: 'int8' }), /'k_proj' matched no layer/);
-      assert.ok(!(tree.layers.get('q_proj') instanceof QLoraDense)); // nothing changed
+    it('LoRA on a quantised base with an activation adds the update before it: act(x·Ŵᵀ + b + s·x·Aᵀ·Bᵀ)', async () => {
+      const d = tf.layers.dense({ units: 8, activation: 'relu', kernelInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed: 4 }) });
+      d.apply(tf.zeros([1, 16]));
+      const t: LayerTree = { layers: new Map([['up', d]]) };
+      const qb = await quantizeBase(t, { bits: 'int8', target_modules: ['up'] });
+      const m = injectLora(t, { r: 2, target_modules: ['up'], init_lora_weights: false });
+      const l = t.layers.get('up') as LoraLayer;
+      const a = l.adapter('default');
+      const want = tf.tidy(() => {
+        const W = l.baseWeight(); // Ŵ [out, in]
+        return tf.relu(tf.matMul(x, W, false, true).add(tf.matMul(tf.matMul(x, a.lora_A.read(), false, true), a.lora_B.read(), false, true).mul(a.scaling)));
+      });
+      assert.ok(tf.tidy(() => (l.apply(x) as tf.Tensor).sub(want).abs().max().dataSync()[0]!) < 1e-5);
+      m.unload();
+      qb.restore();
+      d.dispose();
+    });
+
+    it('refuses DoRA and PiSSA on a quantised base by name, and a quantisation target that matches nothing', async () => {
+      const qb = await quantizeBase(tree, { bits: 'int8' });
+      assert.throws(() => injectLora(tree, { target_modules: ['q_proj'], use_dora: true }), /DoRA is not implemented on a quantised base/);
+      assert.throws(() => injectLora(tree, { target_modules: ['q_proj'], init_lora_weights: 'pissa' }), /PiSSA is not implemented on a quantised base/);
+      assert.ok(!isLoraLayer(tree.layers.get('q_proj'))); // nothing changed
+      qb.restore();
+      await assert.rejects(quantizeBase(tree, { bits: 'int8', target_modules: ['k_proj'] }), /quantisation target 'k_proj' matched no layer/);
+      assert.ok(!(tree.layers.get('q_proj') instanceof QuantizedDense));
     });
   });
 });

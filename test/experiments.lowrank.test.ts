@@ -5,17 +5,8 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Matrix, solve } from 'ml-matrix';
-import {
-  fitLowRank,
-  frobeniusNorm,
-  fullFineTune,
-  lowRankApprox,
-  lowRankTask,
-  matchedGaussian,
-  prescribedSpectrum,
-  randomGaussian,
-  singularValues,
-} from '../src/linalg/index.js';
+import { frobeniusNorm, lowRankApprox, prescribedSpectrum, randomGaussian, singularValues } from '../src/linalg/index.js';
+import { fitLowRank, fullFineTune, lowRankTask, matchedGaussian } from '../src/experiments/index.js';
 
 before(async () => {
   await tf.setBackend('cpu');

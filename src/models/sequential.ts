@@ -2,7 +2,7 @@
 // so injectLora/loadAdapter work on it unchanged; toSequential() rebuilds a tf.Sequential from the current
 // layers (LoRA wrappers included), sharing their weights.
 import * as tf from '@tensorflow/tfjs';
-import { getLayer, type LayerTree } from '../models/module.js';
+import { getLayer, type LayerTree } from './module.js';
 
 export class SequentialTree implements LayerTree {
   readonly layers = new Map<string, tf.layers.Layer>();
