@@ -1,5 +1,6 @@
 // Builds the tiny Hugging Face fixtures (test/fixtures/hf/make-hf-fixtures.ts) once per test process in a
-// temporary folder, and reads the golden logits that scripts/hf_reference.py computed from the same bytes.
+// temporary folder (models and their PEFT adapters), and reads the golden logits that scripts/hf_reference.py computed
+// from the same bytes.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,8 @@ export interface GoldenFixture {
   sha256: Record<string, string>;
   inputs: number[][];
   logits: number[][][];
+  /** The fixture's PEFT adapter (folder `<root>/<dir>`), the modules it holds and the adapted logits. */
+  adapter: { dir: string; sha256: Record<string, string>; modules: string[]; logits: number[][][] };
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
