@@ -12,6 +12,8 @@ export {
 export { writeFileAtomic, replaceDirAtomic, updateDirAtomic, recoverDir, readDir, type LockOptions } from './files.js';
 export { type SafeEntry, type SafeHeader, parseSafetensorsHeader } from './safetensors.js';
 export { SafetensorsFile, type ReadFloat32Options } from './safetensors-file.js';
+export { writeSafetensorsFile, type PendingTensor } from './safetensors-writer.js';
+export { type SafeTensorInfo, safetensorsHeader } from './safetensors.js';
 export {
   type FloatDtype,
   decodeFloatsInto,

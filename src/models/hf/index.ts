@@ -42,3 +42,4 @@ export {
   loadPretrained,
 } from './loader.js';
 export { CausalDecoder } from './decoder.js';
+export { savePretrained, type SavePretrainedOptions, TOKENIZER_FILES } from './save.js';
