@@ -1,4 +1,4 @@
-// Public API of src/data: the character tokenizer, seeded task generators and loss-masked batches.
+// Public API of src/data: the character tokenizer, seeded task generators, loss-masked batches and JSONL SFT data.
 export { type Random, seededRandom, mixSeed } from './rng.js';
 export { CharTokenizer, DEFAULT_CHARS, PAD, BOS, EOS, type TokenizerJson, type EncodeOptions } from './tokenizer.js';
 export {
@@ -18,3 +18,4 @@ export {
 } from './tasks.js';
 export { type LmBatch, type LmBatchOptions, lmBatch, batchAt, promptTokens } from './batch.js';
 export { ANIMALS, ANIMAL_FEATURES, animalData, nightCameraMatrix, type AnimalDomain, type ClassData } from './animals.js';
+export { type SftExample, type SftMessage, parseJsonl, readJsonl } from './jsonl.js';
