@@ -123,7 +123,7 @@ describe('lora-lab finetune --model', () => {
     assert.ok(report.eval_loss_after !== report.eval_loss_before && Number.isFinite(report.eval_loss_after));
   });
 
-  it('chat data on a Llama runs through its chat template, PEFT default q_proj, v_proj', async () => {
+  it('chat data on a Llama runs through its chat template, PEFT default q_proj, v_proj, with gradient accumulation', async () => {
     const llama = path.join(fixtures.root, 'llama-gqa-bf16');
     const chat = [
       { messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'hi there' }] },
@@ -134,7 +134,7 @@ describe('lora-lab finetune --model', () => {
     const data = path.join(root, 'chat.jsonl');
     await fs.writeFile(data, chat);
     const out = path.join(root, 'chat');
-    const { code, lines } = await run(['--model', llama, '--data', data, '--epochs', '2', '--batch', '2', '--out', out, '--backend', 'cpu']);
+    const { code, lines } = await run(['--model', llama, '--data', data, '--epochs', '2', '--batch', '2', '--grad-accum', '2', '--out', out, '--backend', 'cpu']);
     assert.equal(code, 0, lines.join('\n'));
     // Line 3 renders past the 32-token context before its assistant turn: dropped, and said so.
     assert.ok(lines.some((l) => /^data: 4 examples -> 2 to train .*, 1 held out; 1 cut to 33 tokens; dropped .*: lines 3$/.test(l)), lines.join('\n'));
@@ -183,6 +183,7 @@ describe('lora-lab finetune --model', () => {
       [['--model', gpt2, '--data', 'x', '--targets', 'a', '--targets-regex', 'b'], /--targets or --targets-regex, not both/],
       [['--model', gpt2, '--data', 'x', '--eval-fraction', '1'], /--eval-fraction must be in \[0, 1\)/],
       [['--model', gpt2, '--data', 'x', '--task', 'shift'], /unknown flag '--task'/],
+      [['--model', gpt2, '--data', 'x', '--batch', '4', '--grad-accum', '3'], /--batch 4 does not split into --grad-accum 3 equal micro-batches/],
     ];
     for (const [args, re] of usage) {
       await assert.rejects(run(args), (e: unknown) => e instanceof UsageError && re.test((e as Error).message), args.join(' '));

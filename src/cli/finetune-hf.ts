@@ -51,6 +51,8 @@ export const HF_HELP = [
   `  --epochs N         passes over the training records (default ${HF_FINETUNE_DEFAULTS.epochs})`,
   '  --steps N          optimizer steps (default: epochs × records / batch)',
   `  --batch N          records per step (default ${HF_FINETUNE_DEFAULTS.batch})`,
+  '  --grad-accum N     run each step as N micro-batches of batch / N records, one at a time (less memory;',
+  '                     the same step when records are equally long) (default 1)',
   `  --lr X             peak learning rate (default ${HF_FINETUNE_DEFAULTS.lr}; 5 % warm-up, then cosine to 10 %)`,
   `  --max-length N     positions a record may fill; longer records are cut (default ${HF_FINETUNE_DEFAULTS.maxLength}, at most the context)`,
   `  --eval-every N     held-out loss every N steps (default ${HF_FINETUNE_DEFAULTS.evalEvery})`,
@@ -66,7 +68,7 @@ export const HF_HELP = [
 
 const STRING_FLAGS = [
   'model', 'data', 'eval-data', 'eval-fraction', 'targets', 'targets-regex', 'r', 'alpha', 'dropout', 'epochs', 'steps',
-  'batch', 'lr', 'max-length', 'eval-every', 'seed', 'out', 'resume', 'backend',
+  'batch', 'grad-accum', 'lr', 'max-length', 'eval-every', 'seed', 'out', 'resume', 'backend',
 ];
 
 export interface HfFinetuneSettings {
@@ -79,6 +81,7 @@ export interface HfFinetuneSettings {
   epochs: number;
   steps: number | undefined;
   batchSize: number;
+  gradAccum: number;
   lr: number;
   maxLength: number;
   evalEvery: number;
@@ -134,6 +137,11 @@ export function parseHfFinetuneFlags(args: string[]): HfFinetuneSettings {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  const batchSize = parseIntFlag(flags, 'batch', HF_FINETUNE_DEFAULTS.batch, 1);
+  const gradAccum = parseIntFlag(flags, 'grad-accum', 1, 1);
+  if (batchSize % gradAccum !== 0) {
+    throw new UsageError(`--batch ${batchSize} does not split into --grad-accum ${gradAccum} equal micro-batches: use a multiple of it`);
+  }
   return {
     modelDir: path.resolve(String(flags['model'])),
     dataFile: path.resolve(String(flags['data'])),
@@ -142,7 +150,8 @@ export function parseHfFinetuneFlags(args: string[]): HfFinetuneSettings {
     lora,
     epochs: parseIntFlag(flags, 'epochs', HF_FINETUNE_DEFAULTS.epochs, 1),
     steps: flags['steps'] === undefined ? undefined : parseIntFlag(flags, 'steps', 1, 1),
-    batchSize: parseIntFlag(flags, 'batch', HF_FINETUNE_DEFAULTS.batch, 1),
+    batchSize,
+    gradAccum,
     lr: parseNumberFlag(flags, 'lr', HF_FINETUNE_DEFAULTS.lr),
     maxLength: parseIntFlag(flags, 'max-length', HF_FINETUNE_DEFAULTS.maxLength, 2),
     evalEvery: parseIntFlag(flags, 'eval-every', HF_FINETUNE_DEFAULTS.evalEvery, 1),
@@ -233,7 +242,7 @@ export async function runHfFinetune(args: string[]): Promise<number> {
       let ft: FinetuneResult;
       try {
         ft = await finetuneHf(model, data, {
-          loraModel: lora, optimizer, steps, batchSize: settings.batchSize, lr: settings.lr, seed: settings.seed,
+          loraModel: lora, optimizer, steps, batchSize: settings.batchSize, gradAccum: settings.gradAccum, lr: settings.lr, seed: settings.seed,
           evalEvery: settings.evalEvery, onProgress: terminalProgress('lora', 10), signal: stop.signal,
         });
       } catch (e) {

@@ -27,6 +27,8 @@ export interface HfFinetuneOptions {
   steps: number;
   /** Records per step. @default 4 */
   batchSize?: number;
+  /** Split each step's records into this many micro-batches (gradient accumulation; must divide batchSize). @default 1 */
+  gradAccum?: number;
   /** Peak learning rate. @default 2e-4 */
   lr?: number;
   /** Linear warm-up steps. @default 5 % of steps */
@@ -44,6 +46,10 @@ export interface HfFinetuneOptions {
 export async function finetuneHf(model: HfCausalLm, data: SftData, o: HfFinetuneOptions): Promise<FinetuneResult> {
   const seed = o.seed ?? 0;
   const batchSize = o.batchSize ?? 4;
+  const gradAccum = o.gradAccum ?? 1;
+  if (!Number.isInteger(gradAccum) || gradAccum < 1 || batchSize % gradAccum !== 0) {
+    throw new Error(`gradAccum must be a positive integer dividing the batch size ${batchSize}, got ${gradAccum}`);
+  }
   const lora = o.loraModel ?? injectLora(model, { ...DEFAULT_HF_LORA, seed, ...o.lora });
   const params = lora.paramGroups();
   const trainable = o.optimizer?.variables() ?? asParamGroups(params).flatMap((g) => g.variables);
@@ -56,7 +62,10 @@ export async function finetuneHf(model: HfCausalLm, data: SftData, o: HfFinetune
     lr: o.lr ?? 2e-4,
     warmupSteps: o.warmupSteps ?? Math.ceil(0.05 * o.steps),
     schedule: 'cosine',
-    loss: (s) => lmLoss(model, sftBatchAt(data, seed, s, batchSize), { training: true, seed: mixSeed(seed, s) }),
+    accumulate: gradAccum,
+    loss: (s, m) => lmLoss(model, sftBatchAt(data, seed, s, batchSize, { index: m, count: gradAccum }), {
+      training: true, seed: mixSeed(seed, s, m),
+    }),
     valLoss: evalBatch === undefined ? undefined : () => lmLoss(model, evalBatch),
     evalEvery: o.evalEvery ?? 50,
     onProgress: o.onProgress,

@@ -179,9 +179,19 @@ export function sftBatch(records: readonly SftRecord[], padId: number): LmBatch 
 
 /**
  * The batch of training step `step`: records step·B .. step·B + B − 1 of an endless stream that visits every record
- * once per epoch, in a fresh seeded order each epoch.
+ * once per epoch, in a fresh seeded order each epoch. With `micro` = {index, count}, only micro-batch `index` of
+ * `count` equal parts of it (gradient accumulation; count must divide B).
  */
-export function sftBatchAt(data: Pick<SftData, 'train' | 'padId'>, seed: number, step: number, batchSize: number): LmBatch {
+export function sftBatchAt(
+  data: Pick<SftData, 'train' | 'padId'>,
+  seed: number,
+  step: number,
+  batchSize: number,
+  micro: { index: number; count: number } = { index: 0, count: 1 },
+): LmBatch {
+  if (batchSize % micro.count !== 0) {
+    throw new Error(`batch size ${batchSize} does not split into ${micro.count} equal micro-batches: use a multiple of ${micro.count}`);
+  }
   const n = data.train.length;
   const orders = new Map<number, number[]>();
   const records = Array.from({ length: batchSize }, (_, j) => {
@@ -190,7 +200,8 @@ export function sftBatchAt(data: Pick<SftData, 'train' | 'padId'>, seed: number,
     if (!orders.has(epoch)) orders.set(epoch, permutation(n, mixSeed(seed, 2, epoch)));
     return data.train[orders.get(epoch)![k % n]!]!;
   });
-  return sftBatch(records, data.padId);
+  const size = batchSize / micro.count;
+  return sftBatch(records.slice(micro.index * size, (micro.index + 1) * size), data.padId);
 }
 
 /** Mean loss per learned token over `records` (exact: batches are weighted by their learned tokens). */
