@@ -179,3 +179,24 @@ describe('LoRA on Hugging Face checkpoints', () => {
     }
   });
 });
+
+describe('injectionReport', () => {
+  it('lists each wrapped module with its kind, PEFT shapes and r·(in + out)', async () => {
+    await tf.setBackend('cpu');
+    const { injectionReport } = await import('../src/lora/report.js');
+    const { buildPretrained } = await import('../src/models/hf/loader.js');
+    const { parseHfConfig } = await import('../src/models/hf/config.js');
+    const { randomWeights } = await import('../src/models/hf/weights.js');
+    const config = parseHfConfig({ model_type: 'gpt2', vocab_size: 50, n_positions: 8, n_embd: 8, n_layer: 2, n_head: 2 });
+    const model = await buildPretrained(config, randomWeights(1));
+    try {
+      const lora = injectLora(model, { r: 2 });
+      assert.deepEqual(injectionReport(lora), [0, 1].map((i) => ({
+        module: `transformer.h.${i}.attn.c_attn`, kind: 'conv1d', fan_in_fan_out: true, lora_A: '[2, 8]', lora_B: '[24, 2]', params: 2 * (8 + 24),
+      })));
+      assert.equal(injectionReport(lora).reduce((n, r) => n + r.params, 0), lora.countParams().trainable);
+    } finally {
+      model.dispose();
+    }
+  });
+});
