@@ -1,5 +1,6 @@
-// The public API is a list, not whatever the modules happen to export: every runtime name `lora-lab` exports, in
-// alphabetical order. Adding or removing one is a decision, made here; internals (kernel helpers, bit packing) stay out.
+// The public API is a list, not whatever the modules happen to export: every runtime name `lora-lab` exports (in
+// alphabetical order; then, alphabetically, the names of safe I/O, Hugging Face models and their fine-tuning).
+// Adding or removing one is a decision, made here; internals (kernel helpers, bit packing) stay out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as api from '../src/index.js';
@@ -34,6 +35,15 @@ const PUBLIC = `
   svgToPng tableBundle taskValLoss tensorToMatrix textTask tf toFloat32 toPeftJson train truncationError
   uninstallFastMatMul useBackend validateAgainstModel validateClassifierConfig validateGptConfig weightBytes
   weightedDelta writeFileAtomic
+  CausalDecoder DEFAULT_HF_LORA GPT2_PREFIX Gpt2LmHeadModel HF_WEIGHTS_FILE HF_WEIGHTS_INDEX_FILE HfTokenizer
+  KvCache LlamaForCausalLm PEFT_DEFAULT_TARGETS RmsNorm SUPPORTED_MODEL_TYPES SafetensorsFile TOKENIZER_FILES
+  TiedLmHead WASM_HEAP_BYTES applyRope assertModelFits buildLayers buildPretrained bundledGpt2Tokenizer
+  causalMaskWithPast countParameters decodeFloatsInto encodeBfloat16s encodeHalfs finetuneHf floatToBfloat16
+  floatToHalf generateTokens generationOptions gpt2LayerSpecs halfToFloat injectionReport layerSpecs
+  learnedTokens llamaLayerSpecs loadPretrained parseHfConfig parseJsonl parseSafetensorsHeader peftDefaultTargets
+  prepareSftData randomWeights readDir readJsonl recoverDir ropeInverseFrequencies ropeTables safetensorsHeader
+  sampleToken savePretrained saveResumable sftBatch sftBatchAt sftLoss tensorSpecs tokenizeExample
+  updateDirAtomic validateSampleOptions withModelDefaults writeSafetensorsFile
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {
