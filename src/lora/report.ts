@@ -3,14 +3,15 @@
 // lora_A [r, in] and lora_B [out, r] in PEFT's orientation, and the r·(in + out) trainable numbers the module adds.
 import type { LoraModel } from './model.js';
 
-export interface InjectionRow {
+/** A plain record (a type, not an interface, so that table helpers taking Record<string, ...> accept it). */
+export type InjectionRow = {
   module: string;
   kind: string;
   fan_in_fan_out: boolean;
   lora_A: string;
   lora_B: string;
   params: number;
-}
+};
 
 /** One row per module holding adapter `name` (default: the active one), in the model's order. */
 export function injectionReport(lora: LoraModel, name?: string): InjectionRow[] {
