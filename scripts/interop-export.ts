@@ -104,7 +104,7 @@ async function exportAll(dir: string): Promise<void> {
   const jsonl = pairs.map(([c, t]) => JSON.stringify({ prompt: `The capital of ${c} is`, completion: ` ${t}.` })).join('\n') + '\n';
   writeFileSync(path.join(dir, 'capitals.jsonl'), jsonl);
   const code = await runHfFinetune([
-    '--model', path.join(dir, 'gpt2-tiny'), '--data', path.join(dir, 'capitals.jsonl'), '--steps', '20', '--lr', '1e-2',
+    '--model', path.join(dir, 'gpt2-tiny'), '--data', path.join(dir, 'capitals.jsonl'), '--steps', '8', '--lr', '1e-2',
     '--merge', '--out', path.join(dir, 'gpt2-tiny.finetune'), '--backend', 'cpu',
   ]);
   if (code !== 0) throw new Error(`lora-lab finetune --model exited with ${code}`);
