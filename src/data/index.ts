@@ -17,4 +17,4 @@ export {
   type Split,
 } from './tasks.js';
 export { type LmBatch, type LmBatchOptions, lmBatch, batchAt, promptTokens } from './batch.js';
-export { ANIMALS, ANIMAL_FEATURES, animalData, nightCameraMatrix, type AnimalDomain, type ClassData } from './animals.js';
+export { ANIMALS, ANIMAL_FEATURES, animalData, nightCameraMatrix, nightCameraDirections, type AnimalDomain, type ClassData } from './animals.js';

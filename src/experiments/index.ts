@@ -21,3 +21,5 @@ export {
   type FullFineTuneOptions,
 } from './lowrank-task.js';
 export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
+export { linearForwardFlops } from './layer-flops.js';
+export { inputsSeenBy } from './seen-by-base.js';
