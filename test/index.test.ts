@@ -34,7 +34,7 @@ const PUBLIC = `
   svgToPng tableBundle taskValLoss tensorToMatrix textTask tf toFloat32 toPeftJson train truncationError
   uninstallFastMatMul useBackend validateAgainstModel validateClassifierConfig validateGptConfig weightBytes
   weightedDelta writeFileAtomic
-  inputsSeenBy linearForwardFlops nightCameraDirections
+  classMeans linearForwardFlops nearestMeanShare nightCameraDirections pca pcaProject
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {

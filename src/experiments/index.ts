@@ -22,4 +22,4 @@ export {
 } from './lowrank-task.js';
 export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
 export { linearForwardFlops } from './layer-flops.js';
-export { inputsSeenBy } from './seen-by-base.js';
+export { classMeans, nearestMeanShare } from './class-means.js';
