@@ -1,9 +1,12 @@
-// A single-threaded float32 GEMM in WebAssembly SIMD (the micro-kernel is assembled in gemm-kernel.ts, no toolchain):
+// A float32 GEMM in WebAssembly SIMD (the micro-kernel is assembled in gemm-kernel.ts, no toolchain needed):
 // C = A·B with A [M, K] and B [K, N] given by strides, so transposes cost nothing extra. Goto & van de Geijn
 // 2008 ("Anatomy of high-performance matrix multiplication"): pack A into 4-row and B into 8-column panels,
-// then a 4×8 register-blocked micro-kernel (8 f32x4 accumulators) with K blocked to stay in cache.
+// then a 4×8 register-blocked micro-kernel (8 f32x4 accumulators) with K blocked to stay in cache. Large products
+// are shared with worker threads (gemm-threads.ts); every output tile is still computed the same way, by one thread.
+import { GemmPool, threadsFromEnv, type GemmThreadStats } from './gemm-threads.js';
+import { kernelModule, MAX_PAGES } from './gemm-kernel.js';
 
-import { kernelModule } from './gemm-kernel.js';
+export type { GemmThreadStats } from './gemm-threads.js';
 
 /** A matrix operand by strides: element (i, j) is data[offset + i·rowStride + j·colStride]. */
 export interface StridedMatrix {
@@ -21,36 +24,100 @@ const KC = 256;
 /** Rows of A per block (in micro-tiles): 64 rows × KC of A (64 KiB) stays in L2 while B panels stream by. */
 const MC_TILES = 16;
 
-// ---- the driver: pack, call the kernel block by block, copy out ----------------------------------------
+// ---- the driver: pack, call the kernel block by block (on this thread or several), copy out -------------
 
 interface Instance {
+  module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   kernel: (...args: number[]) => void;
   f32: Float32Array;
 }
-let instance: Instance | null | undefined;
+/** The single-threaded path's instance (its own memory) and the threaded path's (a shared memory). */
+let plain: Instance | null | undefined;
+let shared: Instance | null | undefined;
+let pool: GemmPool | undefined;
+let threadsSet: number | undefined;
+let threadsEnv: number | undefined;
 
 /** True where WebAssembly SIMD is available (Node ≥ 16.4, current browsers). */
 export function gemmAvailable(): boolean {
-  return getInstance() !== null;
+  return plainInstance() !== null;
 }
 
-function getInstance(): Instance | null {
-  if (instance !== undefined) return instance;
+function instantiate(isShared: boolean): Instance | null {
   try {
-    const module = new WebAssembly.Module(kernelModule(false));
-    const memory = new WebAssembly.Memory({ initial: 1 });
+    const module = new WebAssembly.Module(kernelModule(isShared));
+    const memory = new WebAssembly.Memory(isShared ? { initial: 1, maximum: MAX_PAGES, shared: true } : { initial: 1 });
     const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
-    instance = { memory, kernel: inst.exports['kernel'] as Instance['kernel'], f32: new Float32Array(memory.buffer) };
+    return { module, memory, kernel: inst.exports['kernel'] as Instance['kernel'], f32: new Float32Array(memory.buffer) };
   } catch {
-    instance = null; // no SIMD: callers fall back to the backend's own kernel
+    return null; // no SIMD (or no shared memory): callers fall back to the backend's own kernel (or one thread)
   }
-  return instance;
+}
+
+function plainInstance(): Instance | null {
+  if (plain === undefined) plain = instantiate(false);
+  return plain;
+}
+
+/**
+ * Threads a large product runs on, the calling thread included: setGemmThreads(n) if called, else
+ * LORA_LAB_THREADS, else the machine's available parallelism capped at 8. 1 = the single-threaded path.
+ * Throws (naming the value) when LORA_LAB_THREADS is not a thread count.
+ */
+export function gemmThreads(): number {
+  return threadsSet ?? (threadsEnv ??= threadsFromEnv());
+}
+
+/** Pins the thread count for this process (n ≥ 1), or with no argument goes back to LORA_LAB_THREADS / the default. */
+export function setGemmThreads(n?: number): void {
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 256)) {
+    throw new Error(`setGemmThreads(${n}): the thread count must be a whole number from 1 to 256 (1 = no worker threads)`);
+  }
+  threadsSet = n;
+  startGemmThreads();
+}
+
+/**
+ * Starts the worker threads the current thread count needs (once; later calls only add workers if it grew), so they
+ * are running before the first large product. Returns the pool's state; a no-op at 1 thread.
+ */
+export function startGemmThreads(): GemmThreadStats {
+  const threads = gemmThreads();
+  if (threads > 1 && plainInstance() !== null) {
+    if (shared === undefined) shared = instantiate(true);
+    if (shared !== null) {
+      pool ??= new GemmPool(shared.module, shared.memory, shared.kernel);
+      pool.grow(threads - 1);
+    }
+  }
+  return gemmThreadStats();
+}
+
+/** The threaded path's counters (exported so a test or a notebook can see that worker threads did the work). */
+export function gemmThreadStats(): GemmThreadStats {
+  const threads = gemmThreads();
+  if (pool !== undefined) return pool.stats(threads);
+  if (threads > 1 && shared === null) {
+    return { threads: 1, workers: 0, workersReady: 0, threadedCalls: 0, workerChunks: 0,
+      unavailable: 'shared WebAssembly memory is not available here: products run on the calling thread' };
+  }
+  return { threads, workers: 0, workersReady: 0, threadedCalls: 0, workerChunks: 0 };
+}
+
+/** Starts the workers if needed and resolves once they all run the kernel (products work before that too). */
+export async function gemmThreadsReady(): Promise<GemmThreadStats> {
+  startGemmThreads();
+  if (pool !== undefined) await pool.ready();
+  return gemmThreadStats();
 }
 
 /** Makes the kernel's memory hold at least `floats` floats. */
 function reserve(inst: Instance, floats: number): void {
   const bytes = floats * 4;
+  if (bytes > MAX_PAGES * 65536) {
+    throw new Error(`a matMul needing ${(bytes / 2 ** 30).toFixed(1)} GiB of packed operands exceeds WebAssembly's 4 GiB: split the product`);
+  }
   if (inst.memory.buffer.byteLength < bytes) {
     inst.memory.grow(Math.ceil((bytes - inst.memory.buffer.byteLength) / 65536));
     inst.f32 = new Float32Array(inst.memory.buffer);
@@ -119,16 +186,48 @@ function packB(mem: Float32Array, base: number, b: StridedMatrix, N: number, Np:
 
 /**
  * C = A·B for A [M, K] and B [K, N] given by strides; C is written row-major [M, N] into `c` at `cOffset`.
+ * Large products run on gemmThreads() threads, with the same result bit for bit.
  * Throws if WebAssembly SIMD is unavailable (check gemmAvailable() first).
  */
 export function gemm(M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset = 0): void {
-  const inst = getInstance();
+  multiply(M, N, K, [a], [b], 1, c, cOffset);
+}
+
+/**
+ * Products below this many floating-point operations (2·M·N·K over the batch) stay on the calling thread: waking a
+ * worker and waiting for it costs more than it saves. Measured with `npx tsx bench/threads.ts` (1 vs 2 threads,
+ * interleaved, over square and attention-shaped products): 2 threads first win at about 1 MFLOP (a 64³ product,
+ * about 30-40 µs on one thread); see bench/RESULTS.md.
+ */
+export const THREAD_MIN_FLOPS = 2 ** 20;
+/** Chunks per thread a job is cut into at least (so a thread slowed by other load leaves little behind) ... */
+const CHUNKS_PER_THREAD = 4;
+/** ... and at most this many FLOPs per chunk (about 0.5 ms on one core). */
+const MAX_CHUNK_FLOPS = 2 ** 24;
+
+/** batch products C_i = A_i·B_i (a one-element list of A or B broadcasts), C_i at cOffset + i·M·N. */
+function multiply(
+  M: number, N: number, K: number, as: StridedMatrix[], bs: StridedMatrix[], batch: number, c: Float32Array, cOffset: number,
+): void {
+  const threads = gemmThreads();
+  if (threads > 1 && pool === undefined) startGemmThreads();
+  const inst = threads > 1 && shared ? shared : plainInstance();
   if (inst === null) throw new Error('WebAssembly SIMD is not available here: use the backend matMul instead');
-  if (M === 0 || N === 0) return;
+  if (M === 0 || N === 0 || batch === 0) return;
   if (K === 0) {
-    for (let i = 0; i < M; i++) c.fill(0, cOffset + i * N, cOffset + i * N + N);
+    c.fill(0, cOffset, cOffset + batch * M * N);
     return;
   }
+  if (threads > 1 && inst === shared && 2 * M * N * K * batch >= THREAD_MIN_FLOPS) {
+    if (multiplyThreaded(inst, threads, M, N, K, as, bs, batch, c, cOffset)) return;
+  }
+  for (let i = 0; i < batch; i++) {
+    gemmOne(inst, M, N, K, as[as.length === 1 ? 0 : i]!, bs[bs.length === 1 ? 0 : i]!, c, cOffset + i * M * N);
+  }
+}
+
+/** One product on the calling thread: pack, K blocks × 64-row blocks × all panels, copy out. */
+function gemmOne(inst: Instance, M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset: number): void {
   const Mp = roundUp(M, MR);
   const Np = roundUp(N, NR);
   const aFloats = Mp * K; // packed A: [Mp/4][K][4]
@@ -164,12 +263,60 @@ export function gemm(M: number, N: number, K: number, a: StridedMatrix, b: Strid
       );
     }
   }
-  // Copy the valid [M, N] part out.
+  copyOut(mem, cBase, M, N, Np, c, cOffset);
+}
+
+/** The valid [M, N] part of a padded [Mp, Np] C out of the kernel's memory. */
+function copyOut(mem: Float32Array, cBase: number, M: number, N: number, Np: number, c: Float32Array, cOffset: number): void {
   if (N === Np) {
     c.set(mem.subarray(cBase, cBase + M * N), cOffset);
   } else {
     for (let i = 0; i < M; i++) c.set(mem.subarray(cBase + i * Np, cBase + i * Np + N), cOffset + i * N);
   }
+}
+
+/**
+ * The batch on several threads: this thread packs every operand into the shared memory (as gemmOne does, one
+ * region per item), then it and the workers compute chunks of 64 rows × a group of panels, each over all of K in
+ * the order gemmOne uses. Returns false (nothing done) where the job does not fit the threaded path.
+ */
+function multiplyThreaded(
+  inst: Instance, threads: number, M: number, N: number, K: number, as: StridedMatrix[], bs: StridedMatrix[],
+  batch: number, c: Float32Array, cOffset: number,
+): boolean {
+  const Mp = roundUp(M, MR);
+  const Np = roundUp(N, NR);
+  const mTiles = Mp / MR;
+  const nPanels = Np / NR;
+  const rowBlocks = Math.ceil(mTiles / MC_TILES);
+  // Split the columns too when rows × items alone give too few chunks or too large ones.
+  const units = batch * rowBlocks;
+  const chunkFlops = 2 * MC_TILES * MR * Np * K;
+  const groupsWanted = Math.max(Math.ceil((CHUNKS_PER_THREAD * threads) / units), Math.ceil(chunkFlops / MAX_CHUNK_FLOPS));
+  const groupPanels = Math.ceil(nPanels / Math.min(nPanels, groupsWanted));
+  const groups = Math.ceil(nPanels / groupPanels);
+  const total = units * groups;
+  const aFloats = Mp * K;
+  const bFloats = Np * K;
+  const cFloats = Mp * Np;
+  const bBase = as.length * aFloats;
+  const cBase = bBase + bs.length * bFloats;
+  const floats = cBase + batch * cFloats;
+  if (total < 2 || floats * 4 >= 2 ** 31) return false; // one chunk; or byte addresses past int32
+  reserve(inst, floats);
+  const mem = inst.f32;
+  as.forEach((a, i) => packA(mem, i * aFloats, a, M, Mp, K));
+  bs.forEach((b, i) => packB(mem, bBase + i * bFloats, b, N, Np, K));
+  pool!.run({
+    mTiles, nPanels, K, kc: KC, mcTiles: MC_TILES,
+    aBase: 0, aStep: as.length === 1 ? 0 : aFloats * 4,
+    bBase: bBase * 4, bStep: bs.length === 1 ? 0 : bFloats * 4,
+    cBase: cBase * 4, cStep: cFloats * 4,
+    rowBlocks, groups, groupPanels, total, threads,
+  });
+  if (M === Mp && N === Np) c.set(mem.subarray(cBase, cBase + batch * M * N), cOffset);
+  else for (let i = 0; i < batch; i++) copyOut(mem, cBase + i * cFloats, M, N, Np, c, cOffset + i * M * N);
+  return true;
 }
 
 /** Row-major [rows, cols] matrix at `offset`, optionally read transposed, as a StridedMatrix. */
@@ -195,10 +342,8 @@ export function batchMatMulF32(
   }
   const batch = Math.max(batchA, batchB);
   const c = out ?? new Float32Array(batch * M * N);
-  for (let i = 0; i < batch; i++) {
-    const am = rowMajor(a, (batchA === 1 ? 0 : i) * a1 * a2, a2, transposeA);
-    const bm = rowMajor(b, (batchB === 1 ? 0 : i) * b1 * b2, b2, transposeB);
-    gemm(M, N, K, am, bm, c, i * M * N);
-  }
+  const as = Array.from({ length: batchA }, (_, i) => rowMajor(a, i * a1 * a2, a2, transposeA));
+  const bs = Array.from({ length: batchB }, (_, i) => rowMajor(b, i * b1 * b2, b2, transposeB));
+  multiply(M, N, K, as, bs, batch, c, 0);
   return c;
 }

@@ -1,0 +1,193 @@
+// The threaded GEMM (src/backend/gemm-threads.ts): results equal the single-threaded path bit for bit at any thread
+// count, the counters show that worker threads computed chunks, one pool serves cpu and wasm, LORA_LAB_THREADS is
+// parsed with a useful error, and a process that trained on threads exits by itself with the same losses.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import {
+  batchMatMulF32, defaultThreads, gemmThreads, gemmThreadStats, gemmThreadsReady, releaseBackend, setGemmThreads,
+  THREAD_MIN_FLOPS, threadsFromEnv, useBackend,
+} from '../src/backend/index.js';
+
+/** Deterministic values in [−1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+/** Index of the first element where two arrays differ as bits (NaN-safe), or -1. */
+function firstDifference(x: Float32Array, y: Float32Array): number {
+  assert.equal(x.length, y.length);
+  const xi = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const yi = new Uint32Array(y.buffer, y.byteOffset, y.length);
+  for (let i = 0; i < xi.length; i++) if (xi[i] !== yi[i]) return i;
+  return -1;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+describe('threaded GEMM', () => {
+  before(async () => {
+    setGemmThreads(3); // more threads than this machine may have cores: the split must not matter
+    const s = await gemmThreadsReady();
+    assert.equal(s.unavailable, undefined, s.unavailable);
+    assert.equal(s.workersReady, 2);
+  });
+  after(() => {
+    setGemmThreads();
+    releaseBackend();
+  });
+
+  // [batchA, batchB, M, K, N]: odd edges (not multiples of the 4×8 tile), K past one 256 block, broadcasts, an
+  // attention-shaped batch, a rank-8 LoRA product and one product too small for the threads.
+  const shapes = [
+    [1, 1, 300, 700, 130],
+    [1, 1, 2048, 128, 8],
+    [3, 3, 13, 600, 77],
+    [128, 128, 64, 32, 64],
+    [1, 5, 70, 90, 33],
+    [6, 1, 33, 257, 20],
+    [1, 1, 8, 8, 8],
+  ] as const;
+
+  it('equals the single-threaded result bit for bit at 1, 2 and 3 threads, every transpose', () => {
+    for (const [batchA, batchB, M, K, N] of shapes) {
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          const a = values(batchA * M * K, M + K);
+          const b = values(batchB * K * N, K + N);
+          const run = (threads: number) => {
+            setGemmThreads(threads);
+            return batchMatMulF32(a, ta ? [batchA, K, M] : [batchA, M, K], b, tb ? [batchB, N, K] : [batchB, K, N], ta, tb);
+          };
+          const one = run(1);
+          for (const threads of [2, 3]) {
+            const calls = gemmThreadStats().threadedCalls;
+            const many = run(threads);
+            const big = 2 * Math.max(batchA, batchB) * M * N * K >= THREAD_MIN_FLOPS;
+            assert.equal(gemmThreadStats().threadedCalls, calls + (big ? 1 : 0), `threaded path taken iff ${big}`);
+            const at = firstDifference(one, many);
+            assert.equal(at, -1, `[${batchA}|${batchB}, ${M}, ${K}, ${N}] ta=${ta} tb=${tb} threads=${threads}: element ${at}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('worker threads compute chunks (the counter), and only for products past the cut-over', () => {
+    setGemmThreads(2);
+    const n = 512;
+    const a = values(n * n, 1);
+    const before = gemmThreadStats();
+    for (let i = 0; i < 4; i++) batchMatMulF32(a, [1, n, n], a, [1, n, n], false, true);
+    const mid = gemmThreadStats();
+    assert.equal(mid.threadedCalls, before.threadedCalls + 4);
+    // Each product is 64 chunks; with a running worker, a share of them is very likely its (not guaranteed for one
+    // product on a loaded machine, hence four).
+    assert.ok(mid.workerChunks > before.workerChunks, `no chunk computed by a worker: ${JSON.stringify(mid)}`);
+    batchMatMulF32(a.subarray(0, 16 * 16), [1, 16, 16], a.subarray(0, 16 * 16), [1, 16, 16], false, false);
+    assert.equal(gemmThreadStats().threadedCalls, mid.threadedCalls, 'a 16³ product stays on the calling thread');
+  });
+
+  it('cpu and wasm share one pool: workers start once', async () => {
+    setGemmThreads(2);
+    const n = 256;
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const info = await useBackend(backend, { log: null });
+      assert.equal(info.threads, 2);
+      const before = tf.memory().numTensors;
+      const calls = gemmThreadStats().threadedCalls;
+      const x = tf.tensor2d(values(n * n, 2), [n, n]); // [n, n]
+      const y = tf.matMul(x, x, true, false); // [n, n]: Aᵀ·B, the shape of a weight gradient
+      const got = await y.data();
+      tf.dispose([x, y]);
+      assert.equal(tf.memory().numTensors, before);
+      assert.equal(gemmThreadStats().threadedCalls, calls + 1, `${backend}: threaded path not taken`);
+      setGemmThreads(1);
+      const ref = batchMatMulF32(values(n * n, 2), [1, n, n], values(n * n, 2), [1, n, n], true, false);
+      setGemmThreads(2);
+      assert.equal(firstDifference(got as Float32Array, ref), -1, `${backend}: differs from one thread`);
+    }
+    assert.equal(gemmThreadStats().workers, 2, 'the pool started for 3 threads keeps its 2 workers, no more');
+  });
+
+  it('LORA_LAB_THREADS: a count, the default, and a one-line error naming a bad value', () => {
+    assert.equal(threadsFromEnv('1'), 1);
+    assert.equal(threadsFromEnv(' 4 '), 4);
+    assert.equal(threadsFromEnv(undefined), defaultThreads());
+    assert.equal(threadsFromEnv(''), defaultThreads());
+    assert.equal(defaultThreads(), Math.min(8, os.availableParallelism()));
+    for (const bad of ['0', '-2', '1.5', 'four', '1000']) {
+      assert.throws(() => threadsFromEnv(bad), (e: Error) => {
+        assert.match(e.message, new RegExp(`^LORA_LAB_THREADS='${bad}' is not a thread count: set a whole number`));
+        assert.ok(!e.message.includes('\n'));
+        return true;
+      });
+    }
+    assert.throws(() => setGemmThreads(0), /setGemmThreads\(0\): the thread count must be a whole number/);
+    setGemmThreads();
+    assert.equal(gemmThreads(), threadsFromEnv());
+  });
+
+  it('LORA_LAB_THREADS=1 and 2 train to identical losses (20 steps full, 20 LoRA); each process exits by itself', () => {
+    // No process.exit: the script's end must end the process, workers (unref'd) and all.
+    const script = [
+      "import { gemmThreadStats, useBackend } from './src/backend/index.js';",
+      "import { Gpt } from './src/models/gpt.js';",
+      "import { gptConfig } from './src/models/config.js';",
+      "import { CharTokenizer } from './src/data/tokenizer.js';",
+      "import { finetuneGpt } from './src/train/finetune.js';",
+      "await useBackend('wasm', { log: null });",
+      'const tok = new CharTokenizer();',
+      'const losses = [];',
+      "for (const method of ['full', 'lora']) {",
+      "  const model = new Gpt(gptConfig({ preset: 'tiny', vocabSize: tok.vocabSize }), { seed: 1 });",
+      '  const ft = await finetuneGpt(model, tok, { method, steps: 20, batchSize: 8, evalEvery: 20 });',
+      '  losses.push(...ft.result.losses);',
+      '}',
+      'console.log(JSON.stringify({ losses, stats: gemmThreadStats() }));',
+    ].join('\n');
+    const run = (threads: string) => {
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, LORA_LAB_THREADS: threads },
+        timeout: 120_000, // a worker keeping the process alive would run into this
+      });
+      assert.equal(child.error, undefined, `LORA_LAB_THREADS=${threads}: did not exit by itself: ${String(child.error)}`);
+      assert.equal(child.status, 0, child.stderr);
+      return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as {
+        losses: number[];
+        stats: ReturnType<typeof gemmThreadStats>;
+      };
+    };
+    const one = run('1');
+    const two = run('2');
+    assert.equal(one.losses.length, 40);
+    assert.deepEqual(two.losses, one.losses);
+    assert.equal(one.stats.threads, 1);
+    assert.equal(one.stats.threadedCalls, 0);
+    assert.equal(two.stats.threads, 2);
+    assert.ok(two.stats.threadedCalls > 0, JSON.stringify(two.stats));
+    assert.ok(two.stats.workerChunks > 0, `the worker computed nothing: ${JSON.stringify(two.stats)}`);
+  });
+
+  it('useBackend names a bad LORA_LAB_THREADS', () => {
+    const script = "import { useBackend } from './src/backend/index.js'; await useBackend('cpu', { log: null });";
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, LORA_LAB_THREADS: 'lots' },
+      timeout: 60_000,
+    });
+    assert.notEqual(child.status, 0);
+    assert.match(child.stderr, /LORA_LAB_THREADS='lots' is not a thread count/);
+  });
+});
