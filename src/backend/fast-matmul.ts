@@ -1,11 +1,12 @@
 // Replaces the BatchMatMul and _FusedMatMul kernels of the `cpu` and `wasm` backends with the WebAssembly SIMD
 // GEMM of gemm.ts. Why: tfjs `cpu` multiplies in plain JS (~0.5 GFLOP/s here), and tfjs `wasm` uses XNNPACK only
 // for an untransposed, unbatched product: transposed operands (every matMul gradient) and batched ones
-// (attention) fall to a scalar loop at ~1 GFLOP/s. Gradients are unchanged: they are registered per kernel name.
+// (attention) fall to a scalar loop at ~1 GFLOP/s; and neither uses more than one thread in Node, where this kernel
+// spreads large products over worker threads. Gradients are unchanged: they are registered per kernel name.
 // On wasm, Identity (which many gradients call through cast-to-same-dtype) also shares its input's memory instead of
 // copying it, as the cpu backend's Identity and wasm's own Reshape already do.
 import * as tf from '@tensorflow/tfjs';
-import { batchMatMulF32, gemmAvailable } from './gemm.js';
+import { batchMatMulF32, gemmAvailable, THREAD_MIN_FLOPS } from './gemm.js';
 
 type TensorInfo = tf.TensorInfo;
 export type FastMatMulBackend = 'cpu' | 'wasm';
@@ -119,8 +120,14 @@ function fastMatMul(args: MatMulArgs, backendName: FastMatMulBackend, original: 
   if (bias !== undefined && !(bias.dtype === 'float32' && (bias.shape.reduce((x, y) => x * y, 1) === N || bias.shape.every((d) => d === 1)))) {
     return fallback();
   }
-  // tfjs wasm already runs an untransposed, unbatched product through XNNPACK, which beats this kernel there.
-  if (backendName === 'wasm' && !transposeA && !transposeB && batch.batchA === 1 && batch.batchB === 1) return fallback();
+  // tfjs wasm runs an untransposed, unbatched product through XNNPACK, on one thread. For narrow (N < 64) or small
+  // products it beats this kernel's one thread (2048×128·128×32: 0.73 vs 1.13 ms CPU), so they stay there; larger ones
+  // come here (equal or faster on one thread: 0.74-1.02× XNNPACK's CPU time at 2048×128×128-512, 1024³) and can use
+  // the threads. The rule does not look at the thread count, so neither do the results.
+  if (backendName === 'wasm' && !transposeA && !transposeB && batch.batchA === 1 && batch.batchB === 1 &&
+    (N < 64 || 2 * M * N * K < THREAD_MIN_FLOPS)) {
+    return fallback();
+  }
 
   const outShape = [...batch.outer, M, N];
   const batchSize = Math.max(batch.batchA, batch.batchB);
