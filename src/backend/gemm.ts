@@ -38,6 +38,7 @@ let shared: Instance | null | undefined;
 let pool: GemmPool | undefined;
 let threadsSet: number | undefined;
 let threadsEnv: number | undefined;
+let minFlops: number | undefined;
 
 /** True where WebAssembly SIMD is available (Node ≥ 16.4, current browsers). */
 export function gemmAvailable(): boolean {
@@ -69,12 +70,28 @@ export function gemmThreads(): number {
   return threadsSet ?? (threadsEnv ??= threadsFromEnv());
 }
 
-/** Pins the thread count for this process (n ≥ 1), or with no argument goes back to LORA_LAB_THREADS / the default. */
-export function setGemmThreads(n?: number): void {
+export interface GemmThreadOptions {
+  /**
+   * Products below this many FLOPs stay on the calling thread (0: every product with two chunks or more is shared,
+   * which is how bench/threads.ts measures the cut-over).
+   * @default THREAD_MIN_FLOPS
+   */
+  minFlops?: number;
+}
+
+/**
+ * Pins the thread count for this process (n ≥ 1), or with no argument goes back to LORA_LAB_THREADS / the default.
+ * Starts the workers this needs (they keep running: a lower count only lets fewer join a product).
+ */
+export function setGemmThreads(n?: number, options: GemmThreadOptions = {}): void {
   if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 256)) {
     throw new Error(`setGemmThreads(${n}): the thread count must be a whole number from 1 to 256 (1 = no worker threads)`);
   }
+  if (options.minFlops !== undefined && !(options.minFlops >= 0)) {
+    throw new Error(`setGemmThreads: minFlops must be a number >= 0, got ${options.minFlops}`);
+  }
   threadsSet = n;
+  minFlops = options.minFlops;
   startGemmThreads();
 }
 
@@ -218,7 +235,7 @@ function multiply(
     c.fill(0, cOffset, cOffset + batch * M * N);
     return;
   }
-  if (threads > 1 && inst === shared && 2 * M * N * K * batch >= THREAD_MIN_FLOPS) {
+  if (threads > 1 && inst === shared && 2 * M * N * K * batch >= (minFlops ?? THREAD_MIN_FLOPS)) {
     if (multiplyThreaded(inst, threads, M, N, K, as, bs, batch, c, cOffset)) return;
   }
   for (let i = 0; i < batch; i++) {

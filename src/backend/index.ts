@@ -13,6 +13,7 @@ export { fastMatMulInstalled, installFastMatMul, uninstallFastMatMul, type FastM
 export {
   gemm, gemmAvailable, batchMatMulF32, rowMajor, type StridedMatrix,
   gemmThreads, setGemmThreads, startGemmThreads, gemmThreadStats, gemmThreadsReady, THREAD_MIN_FLOPS, type GemmThreadStats,
+  type GemmThreadOptions,
 } from './gemm.js';
 export { threadsFromEnv, defaultThreads, DEFAULT_THREAD_CAP } from './gemm-threads.js';
 export { patchWebgpuAddN } from './webgpu-addn.js';
