@@ -1,11 +1,12 @@
 // `npm run bench`: every TF.js backend that loads here, side by side in one run — matMul GFLOP/s, a training
 // step of the GPT (base forward + backward, LoRA, full fine-tuning), tokens/s, inference latency base vs unmerged
-// vs merged LoRA, optimizer-state and peak tensor bytes, SVD timings — as ratio tables plus a JSON file.
+// vs merged LoRA, optimizer-state and peak tensor bytes, the GEMM at 1 thread vs all, SVD timings — as ratio tables
+// plus a JSON file.
 // Run: npx tsx bench/run.ts [--quick] [--backends wasm,webgpu|all] [--preset bench] [--batch 32] [--sizes 128,256]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { releaseBackend, useBackend } from '../src/backend/index.js';
+import { gemmThreads, releaseBackend, useBackend } from '../src/backend/index.js';
 import { GPT_PRESETS, type GptPresetName } from '../src/models/config.js';
 import { benchMatMul, type MatMulRow } from './lib/matmul.js';
 import { benchTraining, makeModels, type TrainingResult } from './lib/training.js';
@@ -15,6 +16,8 @@ import { describeMachine, machineSlug, type MachineInfo } from './lib/machine.js
 import { activate, parseVariants, type Variant } from './lib/variants.js';
 import { evaluateGoals, PYTORCH_REFERENCE, type Goal } from './lib/goals.js';
 import { formatBytes, formatMs, formatRatio, table } from './lib/timing.js';
+import { benchThreads, type PeerSteps, type ThreadsResult } from './lib/threads.js';
+import { formatThreads } from './lib/threads-report.js';
 
 export interface BenchOptions {
   quick: boolean;
@@ -27,6 +30,15 @@ export interface BenchOptions {
   all: boolean;
   /** Skip the training and inference sections (matMul and SVD only). */
   noTrain: boolean;
+  /** Skip the 1-thread vs N-thread comparison of the GEMM. */
+  noThreads: boolean;
+  /** matMul sizes of that comparison. */
+  threadSizes: number[];
+  /**
+   * The PyTorch peer at a thread count (torch.set_num_threads), for the threads section's side-by-side column.
+   * Not set: no PyTorch column there.
+   */
+  peer?: (threads: number) => Promise<PeerSteps | undefined>;
 }
 
 export interface VariantResult {
@@ -54,6 +66,10 @@ export interface BenchResult {
   batchSize: number;
   pytorchReference: typeof PYTORCH_REFERENCE;
   variants: VariantResult[];
+  /** wasm's GEMM on 1 thread vs the default (LORA_LAB_THREADS, else the cores up to 8), interleaved. */
+  threads?: ThreadsResult;
+  /** Why the thread comparison did not run. */
+  threadsSkipped?: string;
   svd: SvdRow[];
   goals: Goal[];
   /** Wall-clock seconds of the whole run. */
@@ -70,6 +86,8 @@ export function defaultOptions(quick: boolean): BenchOptions {
     svdSizes: quick ? [256] : [256, 512],
     all: false,
     noTrain: false,
+    noThreads: false,
+    threadSizes: quick ? [256, 512] : [256, 512, 1024],
   };
 }
 
@@ -120,6 +138,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
       models.dispose();
     }
   }
+  const threaded = await compareThreads(o, log);
   log(`SVD ${o.svdSizes.join(', ')}`);
   const svd = await benchSvd(o.svdSizes, 16, o.quick ? 2 : 3);
   const machine = describeMachine(webgpuAdapter);
@@ -133,9 +152,28 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
     batchSize: o.batchSize,
     pytorchReference: PYTORCH_REFERENCE,
     variants: results,
+    ...threaded,
     svd,
   };
   return { ...partial, goals: evaluateGoals(partial), seconds: (performance.now() - started) / 1000 };
+}
+
+/** The GEMM at 1 thread vs the default thread count, on wasm (interleaved rounds), unless there is only one. */
+async function compareThreads(o: BenchOptions, log: (line: string) => void): Promise<{ threads?: ThreadsResult; threadsSkipped?: string }> {
+  if (o.noThreads) return { threadsSkipped: '--no-threads' };
+  const threads = gemmThreads();
+  if (threads < 2) return { threadsSkipped: 'one thread here (LORA_LAB_THREADS=1 or a single core)' };
+  const wasm = o.variants.find((v) => v.backend === 'wasm' && v.fastMatMul);
+  if (wasm === undefined) return { threadsSkipped: 'wasm (with lora-lab\'s GEMM) not among --backends' };
+  const info = await activate(wasm);
+  if (typeof info === 'string') return { threadsSkipped: `wasm not available: ${info}` };
+  const models = o.noTrain ? null : makeModels(o.preset, o.batchSize);
+  try {
+    const reps = o.quick ? 2 : 5;
+    return { threads: await benchThreads({ backend: 'wasm', threads, sizes: o.threadSizes, models, reps, peer: o.peer, log }) };
+  } finally {
+    models?.dispose();
+  }
 }
 
 /** The report as text: machine, then one table per section, then the goals. */
@@ -223,6 +261,9 @@ export function formatReport(r: BenchResult): string {
   }
   for (const v of ran.filter((x) => x.trainingSkipped !== undefined)) out.push(`${v.id}: training not timed: ${v.trainingSkipped}`);
 
+  if (r.threads !== undefined) out.push('', ...formatThreads(r.threads));
+  else if (r.threadsSkipped !== undefined) out.push('', `threads: not compared: ${r.threadsSkipped}`);
+
   out.push('', 'SVD on the CPU (ml-matrix full SVD vs src/linalg randomized top-k, oversampling 10, 2 power iterations)');
   out.push(
     table(
@@ -256,6 +297,7 @@ function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
     if (a === '--quick') continue;
     else if (a === '--all') o.all = true;
     else if (a === '--no-train') o.noTrain = true;
+    else if (a === '--no-threads') o.noThreads = true;
     else if (a === '--backends') o.variants = parseVariants(value(i++));
     else if (a === '--sizes') o.sizes = ints(value(i++), a);
     else if (a === '--svd-sizes') o.svdSizes = ints(value(i++), a);
@@ -268,11 +310,12 @@ function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
     } else if (a === '--help' || a === '-h') {
       console.log(
         [
-          'usage: npm run bench -- [--quick] [--backends LIST|all] [--all] [--no-train] [--preset NAME] [--batch N]',
+          'usage: npm run bench -- [--quick] [--backends LIST|all] [--all] [--no-train] [--no-threads] [--preset NAME] [--batch N]',
           '                        [--sizes 128,256,...] [--svd-sizes 256,512] [--out FILE.json]',
           '--quick      a 1-2 minute subset (matMul 256/512; training only on the backend auto picks)',
           '--backends   node-gpu,node,webgpu,wasm,wasm-stock,cpu,cpu-stock (default all that load)',
           '--all        also time training on cpu-stock (about 40 s per step here)',
+          '--no-threads skip wasm\'s GEMM at 1 thread vs LORA_LAB_THREADS / the cores (bench/threads.ts has more)',
           '--out        JSON path (default bench/results/<machine>-<date>.json, plus bench/latest.json)',
         ].join('\n'),
       );

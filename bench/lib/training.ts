@@ -93,12 +93,12 @@ export function makeModels(preset: GptPresetName, batchSize: number, r = 8, targ
 }
 
 /** The weights of a plain model, as variables (what full fine-tuning trains). */
-function allVariables(model: Gpt): tf.Variable[] {
+export function allVariables(model: Gpt): tf.Variable[] {
   return [...model.layers.values()].flatMap((l) => l.weights.map((w) => w.read() as tf.Variable));
 }
 
-/** One step as src/train/loop.ts takes it: loss → gradients → clip the global norm to 1 → Adam. */
-async function step(model: Gpt, batch: LmBatch, vars: tf.Variable[], adam: Adam | null, meter: PeakMemory): Promise<number> {
+/** One step as src/train/loop.ts takes it: loss → gradients → clip the global norm to 1 → Adam (none: base). */
+export async function step(model: Gpt, batch: LmBatch, vars: tf.Variable[], adam: Adam | null, meter = new PeakMemory()): Promise<number> {
   const { value, grads } = tf.variableGrads(() => {
     const l = lmLoss(model, batch, { training: true });
     meter.sample(); // activations alive: the forward pass's peak
