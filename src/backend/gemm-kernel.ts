@@ -66,7 +66,7 @@ const op = {
  *   C[4×8 tile] (+)= Σ_k A_tile[k][0..3] ⊗ B_panel[k][0..7]
  * A tile ib starts at ap + ib·lda and holds kc groups of 4 floats; B panel jp at bp + jp·ldb holds kc groups of 8.
  */
-export function kernelModule(shared: boolean): Uint8Array {
+export function kernelModule(shared: boolean): ArrayBuffer {
   // params 0..9, then locals: 10 jp, 11 ib, 12 k, 13 a, 14 b, 15 c, 16..23 acc, 24 b0, 25 b1, 26 av
   const [AP, BP, CP, MT, NP, KCL, LDC, LDA, LDB, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [JP, IB, K, A, B, C] = [10, 11, 12, 13, 14, 15];
@@ -136,5 +136,5 @@ export function kernelModule(shared: boolean): Uint8Array {
     ...section(7, vec([[...str('kernel'), 0x00, 0]])),
     ...section(10, vec([[...uleb(code.length), ...code]])),
   ];
-  return new Uint8Array(bytes);
+  return new Uint8Array(bytes).buffer;
 }
