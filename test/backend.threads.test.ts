@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -177,6 +178,20 @@ describe('threaded GEMM', () => {
     assert.equal(two.stats.threads, 2);
     assert.ok(two.stats.threadedCalls > 0, JSON.stringify(two.stats));
     assert.ok(two.stats.workerChunks > 0, `the worker computed nothing: ${JSON.stringify(two.stats)}`);
+  });
+
+  it('works inside a real tslab kernel (test/fixtures/tslab/threads.ipynb)', () => {
+    // The kernel imports the built package (dist/): `npm test` builds it first (pretest), `npm run setup` does too.
+    const built = path.join(root, 'dist', 'backend', 'gemm-threads.js');
+    assert.ok(existsSync(built), `${built} is missing: run \`npm run setup\` first`);
+    const notebook = path.join(root, 'test', 'fixtures', 'tslab', 'threads.ipynb');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'notebooks.ts'), 'check', '--no-build', notebook], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^notebooks: 1 passed, 0 failed$/m);
   });
 
   it('useBackend names a bad LORA_LAB_THREADS', () => {
