@@ -3,7 +3,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { batchMatMulF32, fastMatMulInstalled, gemmAvailable, releaseBackend, uninstallFastMatMul, useBackend } from '../src/backend/index.js';
+import { batchMatMulF32, fastMatMulInstalled, gemm, gemmAvailable, releaseBackend, uninstallFastMatMul, useBackend } from '../src/backend/index.js';
 
 /** Deterministic values in [−1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -54,6 +54,17 @@ describe('WebAssembly SIMD GEMM', () => {
         }
       }
     }
+  });
+
+  it('packs operands with no unit stride too (every other float of wider rows), for A and for B', () => {
+    const [M, K, N] = [9, 13, 11];
+    const wide = values(2 * M * K + 2 * K * N, 7); // A's rows, then B's rows, each twice as wide as needed
+    const strided = (offset: number, rowStride: number) => ({ data: wide, offset, rowStride, colStride: 2 });
+    const c = new Float32Array(M * N);
+    gemm(M, N, K, strided(0, 2 * K), strided(2 * M * K, 2 * N), c);
+    const a = Float32Array.from({ length: M * K }, (_, i) => wide[2 * i]!);
+    const b = Float32Array.from({ length: K * N }, (_, i) => wide[2 * M * K + 2 * i]!);
+    assert.ok(maxAbs(c, reference(a, b, M, K, N, false, false)) < 1e-5);
   });
 
   it('broadcasts a batch of 1 against a batch of 3', () => {

@@ -36,7 +36,7 @@ const WORKER_CHUNKS = 5; // chunks computed by worker threads, ever (the counter
 const FAILED = 6; // 1 once a worker's chunk threw
 const JOINED = 7; // threads that entered the current job (capped at its thread count)
 const PARAMS = 16; // two slots of PARAM_SLOT ints, by generation parity: a slow reader of job g sees g's values
-const PARAM_SLOT = 16;
+const PARAM_SLOT = 17;
 const CONTROL_INTS = PARAMS + 2 * PARAM_SLOT;
 
 /**
@@ -47,6 +47,7 @@ export interface ChunkJob {
   mTiles: number; // 4-row A tiles per item
   nPanels: number; // 8-column B panels per item
   K: number;
+  Kp: number; // K slots per packed tile or panel (K rounded up to 4)
   kc: number; // K per block
   mcTiles: number; // A tiles per row block
   aBase: number;
@@ -64,7 +65,7 @@ export interface ChunkJob {
 
 function jobParams(j: ChunkJob): number[] {
   return [j.mTiles, j.nPanels, j.K, j.kc, j.mcTiles, j.aBase, j.aStep, j.bBase, j.bStep, j.cBase, j.cStep,
-    j.rowBlocks, j.groups, j.groupPanels, j.total, j.threads];
+    j.rowBlocks, j.groups, j.groupPanels, j.total, j.threads, j.Kp];
 }
 
 type Kernel = (...args: number[]) => void;
@@ -83,8 +84,8 @@ function runChunk(kernel: Kernel, p: number[], t: number): void {
   const t0 = rb * mcTiles;
   const j0 = g * groupPanels;
   const ldc = nPanels * 32; // bytes per padded C row: 8 floats per panel
-  const lda = K * 16; // bytes per packed A tile: K groups of 4 floats
-  const ldb = K * 32; // bytes per packed B panel: K groups of 8 floats
+  const lda = p[16]! * 16; // bytes per packed A tile: Kp groups of 4 floats
+  const ldb = p[16]! * 32; // bytes per packed B panel: Kp groups of 8 floats
   const a = p[5]! + item * p[6]! + t0 * lda;
   const b = p[7]! + item * p[8]! + j0 * ldb;
   const c = p[9]! + item * p[10]! + t0 * 4 * ldc + j0 * 32;
@@ -100,9 +101,9 @@ function runChunk(kernel: Kernel, p: number[], t: number): void {
  * chunk to finish wakes the caller. A chunk that throws still counts as done (the caller then reports FAILED).
  */
 function claim(i32: Int32Array, i64: BigInt64Array, kernel: Kernel, gen: number, worker: boolean): number {
-  const slot = 16 + (gen & 1) * 16; // PARAMS + parity · PARAM_SLOT
+  const slot = 16 + (gen & 1) * 17; // PARAMS + parity · PARAM_SLOT
   const p: number[] = [];
-  for (let i = 0; i < 16; i++) p.push(Atomics.load(i32, slot + i));
+  for (let i = 0; i < 17; i++) p.push(Atomics.load(i32, slot + i));
   const total = p[14]!;
   // JOINED: the caller counts itself before publishing; a worker past the job's thread count stays out.
   if (worker && Atomics.add(i32, 7, 1) >= p[15]!) return 0;

@@ -5,6 +5,7 @@
 // are shared with worker threads (gemm-threads.ts); every output tile is still computed the same way, by one thread.
 import { GemmPool, threadsFromEnv, type GemmThreadStats } from './gemm-threads.js';
 import { kernelModule, MAX_PAGES } from './gemm-kernel.js';
+import { MR, NR, packOperandA, packOperandB, rawFloats, roundUp, type Packers } from './gemm-pack.js';
 
 export type { GemmThreadStats } from './gemm-threads.js';
 
@@ -16,9 +17,6 @@ export interface StridedMatrix {
   readonly colStride: number;
 }
 
-/** Rows of A per micro-tile (MR) and columns of B per micro-tile (NR): 4×8 floats = 8 v128 accumulators. */
-const MR = 4;
-const NR = 8;
 /** K per block: a 4×KC slice of A (4 KiB) and a KC×8 panel of B (8 KiB) stay in L1. */
 const KC = 256;
 /** Rows of A per block (in micro-tiles): 64 rows × KC of A (64 KiB) stays in L2 while B panels stream by. */
@@ -30,6 +28,7 @@ interface Instance {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   kernel: (...args: number[]) => void;
+  packers: Packers;
   f32: Float32Array;
 }
 /** The single-threaded path's instance (its own memory) and the threaded path's (a shared memory). */
@@ -49,8 +48,9 @@ function instantiate(isShared: boolean): Instance | null {
   try {
     const module = new WebAssembly.Module(kernelModule(isShared));
     const memory = new WebAssembly.Memory(isShared ? { initial: 1, maximum: MAX_PAGES, shared: true } : { initial: 1 });
-    const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
-    return { module, memory, kernel: inst.exports['kernel'] as Instance['kernel'], f32: new Float32Array(memory.buffer) };
+    const e = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Packers & Pick<Instance, 'kernel'>;
+    const packers = { packA: e.packA, packAT: e.packAT, packB: e.packB, packBT: e.packBT };
+    return { module, memory, kernel: e.kernel, packers, f32: new Float32Array(memory.buffer) };
   } catch {
     return null; // no SIMD (or no shared memory): callers fall back to the backend's own kernel (or one thread)
   }
@@ -141,66 +141,6 @@ function reserve(inst: Instance, floats: number): void {
   }
 }
 
-const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
-
-/** mem[base + (ib·K + k)·4 + r] = A(ib·4 + r, k), 0 for rows ≥ M. */
-function packA(mem: Float32Array, base: number, a: StridedMatrix, M: number, Mp: number, K: number): void {
-  const { data, offset, rowStride, colStride } = a;
-  mem.fill(0, base + Math.floor(M / MR) * K * MR, base + Mp * K); // the last, partial tile
-  if (colStride === 1) {
-    for (let i = 0; i < M; i++) {
-      let dst = base + Math.floor(i / MR) * K * MR + (i % MR);
-      let src = offset + i * rowStride;
-      for (let k = 0; k < K; k++, dst += MR, src++) mem[dst] = data[src]!;
-    }
-  } else {
-    // Transposed A (rowStride 1 when stored [K, M]): 4 neighbouring rows are 4 neighbouring floats.
-    const full = Math.floor(M / MR);
-    for (let k = 0; k < K; k++) {
-      let src = offset + k * colStride;
-      let dst = base + k * MR;
-      for (let ib = 0; ib < full; ib++, dst += K * MR, src += MR * rowStride) {
-        mem[dst] = data[src]!;
-        mem[dst + 1] = data[src + rowStride]!;
-        mem[dst + 2] = data[src + 2 * rowStride]!;
-        mem[dst + 3] = data[src + 3 * rowStride]!;
-      }
-      for (let r = 0; r < M - full * MR; r++, src += rowStride) mem[dst + r] = data[src]!;
-    }
-  }
-}
-
-/** mem[base + (jp·K + k)·8 + s] = B(k, jp·8 + s), 0 for columns ≥ N. */
-function packB(mem: Float32Array, base: number, b: StridedMatrix, N: number, Np: number, K: number): void {
-  const { data, offset, rowStride, colStride } = b;
-  mem.fill(0, base + Math.floor(N / NR) * K * NR, base + Np * K); // the last, partial panel
-  if (colStride === 1) {
-    // Row k of B holds 8 neighbouring columns of each panel as 8 neighbouring floats.
-    const full = Math.floor(N / NR);
-    for (let k = 0; k < K; k++) {
-      let src = offset + k * rowStride;
-      let dst = base + k * NR;
-      for (let jp = 0; jp < full; jp++, dst += K * NR, src += NR) {
-        mem[dst] = data[src]!;
-        mem[dst + 1] = data[src + 1]!;
-        mem[dst + 2] = data[src + 2]!;
-        mem[dst + 3] = data[src + 3]!;
-        mem[dst + 4] = data[src + 4]!;
-        mem[dst + 5] = data[src + 5]!;
-        mem[dst + 6] = data[src + 6]!;
-        mem[dst + 7] = data[src + 7]!;
-      }
-      for (let s = 0; s < N - full * NR; s++) mem[dst + s] = data[src + s]!;
-    }
-  } else {
-    for (let j = 0; j < N; j++) {
-      let dst = base + Math.floor(j / NR) * K * NR + (j % NR);
-      let src = offset + j * colStride;
-      for (let k = 0; k < K; k++, dst += NR, src += rowStride) mem[dst] = data[src]!;
-    }
-  }
-}
-
 /**
  * C = A·B for A [M, K] and B [K, N] given by strides; C is written row-major [M, N] into `c` at `cOffset`.
  * Large products run on gemmThreads() threads, with the same result bit for bit.
@@ -247,18 +187,16 @@ function multiply(
 function gemmOne(inst: Instance, M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset: number): void {
   const Mp = roundUp(M, MR);
   const Np = roundUp(N, NR);
-  const aFloats = Mp * K; // packed A: [Mp/4][K][4]
-  const bFloats = Np * K; // packed B: [Np/8][K][8]
+  const Kp = roundUp(K, 4);
+  const aFloats = Mp * Kp; // packed A: [Mp/4][Kp][4]
+  const bFloats = Np * Kp; // packed B: [Np/8][Kp][8]
   const aBase = 0;
   const bBase = aFloats;
   const cBase = aFloats + bFloats; // padded C: [Mp, Np] row-major
-  reserve(inst, cBase + Mp * Np);
-  const mem = inst.f32;
-
-  // Pack A into 4-row tiles and B into 8-column panels, zero-padding past M and N. Loop orders follow the
-  // operand's unit stride, so reads stay sequential whichever way it is transposed.
-  packA(mem, aBase, a, M, Mp, K);
-  packB(mem, bBase, b, N, Np, K);
+  const rawBase = cBase + Mp * Np; // scratch for the raw rows of A, then of B
+  reserve(inst, rawBase + rawFloats(M, N, K));
+  packOperandA(inst.f32, inst.packers, a, M, K, aBase, rawBase);
+  packOperandB(inst.f32, inst.packers, b, N, K, bBase, rawBase);
 
   const mTiles = Mp / MR;
   const nPanels = Np / NR;
@@ -267,20 +205,20 @@ function gemmOne(inst: Instance, M: number, N: number, K: number, a: StridedMatr
     const kc = Math.min(KC, K - k0);
     for (let t0 = 0; t0 < mTiles; t0 += MC_TILES) {
       inst.kernel(
-        (aBase + t0 * K * MR + k0 * MR) * 4, // this block's first tile, at k0
+        (aBase + t0 * Kp * MR + k0 * MR) * 4, // this block's first tile, at k0
         (bBase + k0 * NR) * 4, // first panel, at k0
         (cBase + t0 * MR * Np) * 4,
         Math.min(MC_TILES, mTiles - t0),
         nPanels,
         kc,
         ldc,
-        K * MR * 4, // bytes from one A tile to the next
-        K * NR * 4, // bytes from one B panel to the next
+        Kp * MR * 4, // bytes from one A tile to the next
+        Kp * NR * 4, // bytes from one B panel to the next
         k0 > 0 ? 1 : 0,
       );
     }
   }
-  copyOut(mem, cBase, M, N, Np, c, cOffset);
+  copyOut(inst.f32, cBase, M, N, Np, c, cOffset);
 }
 
 /** The valid [M, N] part of a padded [Mp, Np] C out of the kernel's memory. */
@@ -313,19 +251,21 @@ function multiplyThreaded(
   const groupPanels = Math.ceil(nPanels / Math.min(nPanels, groupsWanted));
   const groups = Math.ceil(nPanels / groupPanels);
   const total = units * groups;
-  const aFloats = Mp * K;
-  const bFloats = Np * K;
+  const Kp = roundUp(K, 4);
+  const aFloats = Mp * Kp;
+  const bFloats = Np * Kp;
   const cFloats = Mp * Np;
   const bBase = as.length * aFloats;
   const cBase = bBase + bs.length * bFloats;
-  const floats = cBase + batch * cFloats;
+  const rawBase = cBase + batch * cFloats;
+  const floats = rawBase + rawFloats(M, N, K);
   if (total < 2 || floats * 4 >= 2 ** 31) return false; // one chunk; or byte addresses past int32
   reserve(inst, floats);
+  as.forEach((a, i) => packOperandA(inst.f32, inst.packers, a, M, K, i * aFloats, rawBase));
+  bs.forEach((b, i) => packOperandB(inst.f32, inst.packers, b, N, K, bBase + i * bFloats, rawBase));
   const mem = inst.f32;
-  as.forEach((a, i) => packA(mem, i * aFloats, a, M, Mp, K));
-  bs.forEach((b, i) => packB(mem, bBase + i * bFloats, b, N, Np, K));
   pool!.run({
-    mTiles, nPanels, K, kc: KC, mcTiles: MC_TILES,
+    mTiles, nPanels, K, Kp, kc: KC, mcTiles: MC_TILES,
     aBase: 0, aStep: as.length === 1 ? 0 : aFloats * 4,
     bBase: bBase * 4, bStep: bs.length === 1 ? 0 : bFloats * 4,
     cBase: cBase * 4, cStep: cFloats * 4,
