@@ -170,7 +170,8 @@ async function compareThreads(o: BenchOptions, log: (line: string) => void): Pro
   const models = o.noTrain ? null : makeModels(o.preset, o.batchSize);
   try {
     const reps = o.quick ? 2 : 5;
-    return { threads: await benchThreads({ backend: 'wasm', threads, sizes: o.threadSizes, models, reps, peer: o.peer, log }) };
+    const modelsLabel = `GPT preset '${o.preset}', batch ${o.batchSize}`;
+    return { threads: await benchThreads({ backend: 'wasm', threads, sizes: o.threadSizes, models, modelsLabel, reps, peer: o.peer, log }) };
   } finally {
     models?.dispose();
   }

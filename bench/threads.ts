@@ -65,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
   const models = args.train || args.profile ? makeModels('bench', 32) : null;
   try {
     const r = await benchThreads({ backend: args.backend, threads, sizes: args.sizes, models: args.train ? models : null,
-      reps: args.reps, cutover: args.cutover, log });
+      modelsLabel: "GPT preset 'bench', batch 32", reps: args.reps, cutover: args.cutover, log });
     const profiles: StepProfile[] = [];
     if (args.profile) {
       for (const kind of ['full', 'lora'] as const) {

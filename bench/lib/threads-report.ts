@@ -28,7 +28,7 @@ export function formatThreads(r: ThreadsResult): string[] {
       return p === undefined ? undefined : kind === 'full' ? p.fullMs : p.loraMs;
     };
     const withPeer = r.peer !== undefined;
-    out.push('', 'training step (bench preset: loss, gradients, clipping, Adam)');
+    out.push('', `training step (${r.trainingLabel ?? 'GPT'}: loss, gradients, clipping, Adam)`);
     out.push(
       table(
         ['step', '1 thread', `${N} threads`, 'speed-up', 'CPU ratio', ...(withPeer ? ['PyTorch 1', `PyTorch ${N}`, `lora-lab/PyTorch @${N}`] : [])],

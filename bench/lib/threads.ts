@@ -202,6 +202,7 @@ export interface ThreadsResult {
   loadAfter: number[];
   matmul: ThreadMatMulRow[];
   training: ThreadTrainingRow[];
+  trainingLabel?: string;
   cutover?: CutoverRow[];
   cutoverFlops?: number;
   /** The PyTorch peer at 1 thread and at N, when one is passed in. */
@@ -216,6 +217,8 @@ export interface ThreadsOptions {
   sizes: readonly number[];
   /** null: no training rows. */
   models: BenchModels | null;
+  /** What `models` are, for the report: e.g. "GPT preset 'bench', batch 32". */
+  modelsLabel?: string;
   reps: number;
   cutover?: boolean;
   /** The hook for a PyTorch peer: its step times with torch.set_num_threads(threads). */
@@ -236,6 +239,7 @@ export async function benchThreads(o: ThreadsOptions): Promise<ThreadsResult> {
     training = await threadTraining(o.models, threads, o.reps);
   }
   const r: ThreadsResult = { backend: o.backend, threads, loadBefore, loadAfter: [], matmul, training, stats: gemmThreadStats() };
+  if (o.modelsLabel !== undefined) r.trainingLabel = o.modelsLabel;
   if (o.cutover) {
     o.log?.(`threads: cut-over scan at 1 and ${threads} threads`);
     r.cutover = await threadCutover(threads, o.reps);
