@@ -3,10 +3,12 @@
 // for an untransposed, unbatched product: transposed operands (every matMul gradient) and batched ones
 // (attention) fall to a scalar loop at ~1 GFLOP/s; and neither uses more than one thread in Node, where this kernel
 // spreads large products over worker threads. Gradients are unchanged: they are registered per kernel name.
-// On wasm, Identity (which many gradients call through cast-to-same-dtype) also shares its input's memory instead of
+// Sum over leading axes (bias and LayerNorm gradients) skips the backends' transpose (fast-sum.ts, same bits). On
+// wasm, Identity (which many gradients call through cast-to-same-dtype) also shares its input's memory instead of
 // copying it, as the cpu backend's Identity and wasm's own Reshape already do.
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulF32, gemmAvailable, THREAD_MIN_FLOPS } from './gemm.js';
+import { fastSum } from './fast-sum.js';
 
 type TensorInfo = tf.TensorInfo;
 export type FastMatMulBackend = 'cpu' | 'wasm';
@@ -29,7 +31,7 @@ interface MatMulArgs {
 
 const MATMUL_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
 const kernelsFor = (backend: FastMatMulBackend): string[] =>
-  backend === 'wasm' ? [...MATMUL_KERNELS, 'Identity'] : [...MATMUL_KERNELS];
+  backend === 'wasm' ? [...MATMUL_KERNELS, 'Sum', 'Identity'] : [...MATMUL_KERNELS, 'Sum'];
 const originals = new Map<string, tf.KernelConfig>();
 const key = (kernel: string, backend: string) => `${backend}/${kernel}`;
 
@@ -55,7 +57,9 @@ export function installFastMatMul(backend: FastMatMulBackend): boolean {
     const kernelFunc =
       kernelName === 'Identity'
         ? (args: IdentityArgs) => sharedIdentity(args, original)
-        : (args: MatMulArgs) => fastMatMul(args, backend, original);
+        : kernelName === 'Sum'
+          ? (args: Parameters<typeof fastSum>[0]) => fastSum(args, backend, original)
+          : (args: MatMulArgs) => fastMatMul(args, backend, original);
     // Keep the original's setupFunc/disposeFunc: a backend that starts again (after tf.engine().reset(), which
     // releaseBackend() does for webgpu) must set up the original kernel the fallback calls.
     tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
