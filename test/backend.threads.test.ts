@@ -137,7 +137,7 @@ describe('threaded GEMM', () => {
     assert.equal(gemmThreads(), threadsFromEnv());
   });
 
-  it('LORA_LAB_THREADS=1 and 2 train to identical losses (20 steps full, 20 LoRA); each process exits by itself', () => {
+  it('LORA_LAB_THREADS=1, 2 and the default train to identical losses (20 steps full, 20 LoRA); each exits by itself', () => {
     // No process.exit: the script's end must end the process, workers (unref'd) and all.
     const script = [
       "import { gemmThreadStats, useBackend } from './src/backend/index.js';",
@@ -155,11 +155,14 @@ describe('threaded GEMM', () => {
       '}',
       'console.log(JSON.stringify({ losses, stats: gemmThreadStats() }));',
     ].join('\n');
-    const run = (threads: string) => {
+    const run = (threads: string | undefined) => {
+      const env = { ...process.env };
+      if (threads === undefined) delete env['LORA_LAB_THREADS'];
+      else env['LORA_LAB_THREADS'] = threads;
       const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
         cwd: root,
         encoding: 'utf8',
-        env: { ...process.env, LORA_LAB_THREADS: threads },
+        env,
         timeout: 120_000, // a worker keeping the process alive would run into this
       });
       assert.equal(child.error, undefined, `LORA_LAB_THREADS=${threads}: did not exit by itself: ${String(child.error)}`);
@@ -171,8 +174,12 @@ describe('threaded GEMM', () => {
     };
     const one = run('1');
     const two = run('2');
+    const byDefault = run(undefined);
     assert.equal(one.losses.length, 40);
     assert.deepEqual(two.losses, one.losses);
+    assert.deepEqual(byDefault.losses, one.losses);
+    assert.equal(byDefault.stats.threads, defaultThreads());
+    if (defaultThreads() > 1) assert.ok(byDefault.stats.workerChunks > 0, JSON.stringify(byDefault.stats));
     assert.equal(one.stats.threads, 1);
     assert.equal(one.stats.threadedCalls, 0);
     assert.equal(two.stats.threads, 2);

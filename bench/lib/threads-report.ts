@@ -14,12 +14,14 @@ export function formatThreads(r: ThreadsResult): string[] {
   out.push(`threads: the GEMM on 1 thread vs ${N} (${r.backend}; rounds interleaved; medians; speed-up = median of per-round ratios)`);
   out.push(`load average (1, 5, 15 min) before ${load(r.loadBefore)}, after ${load(r.loadAfter)}; ${r.stats.workers} worker threads, ` +
     `${r.stats.workerChunks} chunks computed by them`);
-  out.push('"CPU ratio": busiest thread\'s CPU time at 1 thread / at N: what an idle machine would show when others load this one');
+  out.push('"best rounds": fastest round at 1 thread / fastest at N; "CPU ratio": busiest thread\'s CPU time at 1 thread / at N.');
+  out.push('When other processes load the machine, those two say what an idle one would show.');
   out.push('', `matMul Aᵀ·B GFLOP/s (tf.matMul, n×n float32, result read back)`);
   out.push(
     table(
-      ['n', '1 thread', `${N} threads`, 'speed-up', 'CPU ratio'],
-      r.matmul.map((m) => [String(m.n), m.gflops1.toFixed(2), m.gflopsN.toFixed(2), formatRatio(m.speedup), ...cpuCells(m)]),
+      ['n', '1 thread', `${N} threads`, 'speed-up', 'best rounds', 'CPU ratio'],
+      r.matmul.map((m) => [String(m.n), m.gflops1.toFixed(2), m.gflopsN.toFixed(2), formatRatio(m.speedup), formatRatio(m.bestSpeedup),
+        ...cpuCells(m)]),
     ),
   );
   if (r.training.length > 0) {
@@ -31,11 +33,13 @@ export function formatThreads(r: ThreadsResult): string[] {
     out.push('', `training step (${r.trainingLabel ?? 'GPT'}: loss, gradients, clipping, Adam)`);
     out.push(
       table(
-        ['step', '1 thread', `${N} threads`, 'speed-up', 'CPU ratio', ...(withPeer ? ['PyTorch 1', `PyTorch ${N}`, `lora-lab/PyTorch @${N}`] : [])],
+        ['step', '1 thread', `${N} threads`, 'speed-up', 'best rounds', 'CPU ratio',
+          ...(withPeer ? ['PyTorch 1', `PyTorch ${N}`, `lora-lab/PyTorch @${N}`] : [])],
         r.training.map((t) => {
           const p1 = peer(1, t.kind);
           const pN = peer(N, t.kind);
-          return [t.kind === 'full' ? 'full' : 'LoRA', formatMs(t.ms1), formatMs(t.msN), formatRatio(t.speedup), ...cpuCells(t),
+          return [t.kind === 'full' ? 'full' : 'LoRA', formatMs(t.ms1), formatMs(t.msN), formatRatio(t.speedup),
+            formatRatio(t.bestSpeedup), ...cpuCells(t),
             ...(withPeer ? [p1 === undefined ? '—' : formatMs(p1), pN === undefined ? '—' : formatMs(pN),
               pN === undefined ? '—' : formatRatio(t.msN / pN)] : [])];
         }),
@@ -47,13 +51,18 @@ export function formatThreads(r: ThreadsResult): string[] {
     out.push('hand-off latency is the point here, so only a quiet machine gives the true cut-over)');
     out.push(
       table(
-        ['shape', 'MFLOP', '1 thread', `${N} threads`, 'speed-up'],
+        ['shape', 'MFLOP', '1 thread', `${N} threads`, 'speed-up', 'best rounds'],
         r.cutover.map((c) => [c.shape, (c.flops / 1e6).toFixed(2), (c.ms1 * 1000).toFixed(0), (c.msN * 1000).toFixed(0),
-          formatRatio(c.speedup)]),
+          formatRatio(c.speedup), formatRatio(c.bestSpeedup)]),
       ),
     );
-    const cut = r.cutoverFlops === undefined ? 'none of these sizes' : `${(r.cutoverFlops / 1e6).toFixed(2)} MFLOP`;
-    out.push(`every product from ${cut} up ran faster on ${N} threads; THREAD_MIN_FLOPS = ${(THREAD_MIN_FLOPS / 1e6).toFixed(2)} MFLOP`);
+    const mflop = (f: number | undefined) => (f === undefined ? 'none of these sizes' : `${(f / 1e6).toFixed(2)} MFLOP`);
+    out.push(`every product from ${mflop(r.cutoverFlops)} up ran faster on ${N} threads (median rounds; best rounds: from ` +
+      `${mflop(r.cutoverFlopsBest)}); THREAD_MIN_FLOPS = ${mflop(THREAD_MIN_FLOPS)}`);
+    if (r.wake !== undefined) {
+      out.push(`waking a worker blocked in Atomics.wait: ${r.wake.medianUs.toFixed(0)} µs median, ${r.wake.p90Us.toFixed(0)} µs p90; ` +
+        `two median wakes = a ${mflop(r.wake.twoWakesFlops)} product on one thread`);
+    }
   }
   return out;
 }
