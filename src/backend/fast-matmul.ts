@@ -9,19 +9,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulF32, gemmAvailable, THREAD_MIN_FLOPS } from './gemm.js';
 import { fastSum } from './fast-sum.js';
+import type { CpuBackendInternals, WasmBackendInternals } from './internals.js';
 
 type TensorInfo = tf.TensorInfo;
 export type FastMatMulBackend = 'cpu' | 'wasm';
 
-/** What the two backends expose that the kernels need (public at run time, absent from the typings). */
-interface CpuBackendInternals {
-  data: { get(dataId: unknown): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-}
-interface WasmBackendInternals {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
 
 interface MatMulArgs {
   inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };

@@ -3,6 +3,7 @@
 // the same order as theirs — from 0, rows in order; float32 on wasm (C's float), float64 on cpu (a JS number) —
 // so the results are bit-identical to theirs.
 import type * as tf from '@tensorflow/tfjs';
+import type { CpuBackendInternals, WasmBackendInternals } from './internals.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -10,14 +11,6 @@ interface SumArgs {
   inputs: { x: TensorInfo };
   backend: unknown;
   attrs: { axis: number | number[]; keepDims: boolean };
-}
-interface CpuBackendInternals {
-  data: { get(dataId: unknown): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-}
-interface WasmBackendInternals {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
 }
 
 /**
