@@ -35,6 +35,7 @@ const READY = 4; // workers that have instantiated the kernel
 const WORKER_CHUNKS = 5; // chunks computed by worker threads, ever (the counter tests read)
 const FAILED = 6; // 1 once a worker's chunk threw
 const JOINED = 7; // threads that entered the current job (capped at its thread count)
+const SPIN = 8; // µs a worker watches for the next job before it sleeps
 const PARAMS = 16; // two slots of PARAM_SLOT ints, by generation parity: a slow reader of job g sees g's values
 const PARAM_SLOT = 17;
 const CONTROL_INTS = PARAMS + 2 * PARAM_SLOT;
@@ -126,6 +127,20 @@ function claim(i32: Int32Array, i64: BigInt64Array, kernel: Kernel, gen: number,
   }
 }
 
+/**
+ * Spinning before sleeping. Waking a thread from Atomics.wait costs ~5 µs on a busy core but ~90 µs on an idle
+ * virtual CPU (bench/threads.ts measures it), as long as a 2 MFLOP product: so a worker watches for the next job
+ * for `spinUs` before it sleeps, and the calling thread spins for the last chunks about as long as one chunk takes.
+ * On a machine whose cores are all busy, spinning takes time from the thread doing the work: keep it short.
+ */
+export interface SpinOptions {
+  /** µs a worker keeps watching for the next job. @default DEFAULT_WORKER_SPIN_US */
+  spinUs?: number;
+}
+export const DEFAULT_WORKER_SPIN_US = 200;
+/** The calling thread's spin for the last chunks: the expected time of one chunk (at ~25 GFLOP/s), at most this. */
+const CALLER_SPIN_MAX_US = 1000;
+
 /** The worker: instantiate the kernel on the shared memory, then wait for jobs forever (unref'd: exit ends it). */
 const WORKER_SOURCE = `'use strict';
 const { workerData } = require('node:worker_threads');
@@ -138,6 +153,8 @@ const kernel = inst.exports.kernel;
 let seen = Atomics.load(i32, ${GEN});
 Atomics.add(i32, ${READY}, 1);
 for (;;) {
+  const until = performance.now() + Atomics.load(i32, ${SPIN}) / 1000;
+  while (Atomics.load(i32, ${GEN}) === seen && performance.now() < until);
   Atomics.wait(i32, ${GEN}, seen);
   const gen = Atomics.load(i32, ${GEN});
   if (gen === seen) continue;
@@ -174,7 +191,14 @@ export class GemmPool {
     private readonly module: WebAssembly.Module,
     private readonly memory: WebAssembly.Memory,
     private readonly kernel: Kernel,
-  ) {}
+  ) {
+    Atomics.store(this.i32, SPIN, DEFAULT_WORKER_SPIN_US);
+  }
+
+  /** Sets how long workers watch for the next job before they sleep (µs). */
+  setSpin(us: number): void {
+    Atomics.store(this.i32, SPIN, Math.round(us));
+  }
 
   /** Starts workers until there are `count` (never stops any: a lower thread count just lets fewer join a job). */
   grow(count: number): void {
@@ -217,7 +241,7 @@ export class GemmPool {
    * Runs a job on the calling thread and up to `job.threads − 1` workers, blocking (Atomics.wait) until every chunk is
    * done. Workers still starting up simply join later jobs: the calling thread takes whatever nobody else claims.
    */
-  run(job: ChunkJob): void {
+  run(job: ChunkJob, chunkFlops: number): void {
     const { i32, i64 } = this;
     this.gen = (this.gen + 1) & 0x7fffffff;
     const gen = this.gen;
@@ -232,6 +256,8 @@ export class GemmPool {
     Atomics.notify(i32, GEN, Math.min(job.threads - 1, job.total - 1));
     this.calls++;
     claim(i32, i64, this.kernel, gen, false);
+    const until = performance.now() + Math.min(CALLER_SPIN_MAX_US, chunkFlops / 25e3) / 1000; // 25 GFLOP/s in FLOP/µs
+    while (Atomics.load(i32, DONE) < job.total && performance.now() < until);
     for (let d = Atomics.load(i32, DONE); d < job.total; d = Atomics.load(i32, DONE)) Atomics.wait(i32, DONE, d);
     if (Atomics.load(i32, FAILED) !== 0) {
       throw new Error('a gemm worker thread failed on a chunk: set LORA_LAB_THREADS=1 to multiply on one thread');

@@ -3,7 +3,7 @@
 // 2008 ("Anatomy of high-performance matrix multiplication"): pack A into 4-row and B into 8-column panels,
 // then a 4×8 register-blocked micro-kernel (8 f32x4 accumulators) with K blocked to stay in cache. Large products
 // are shared with worker threads (gemm-threads.ts); every output tile is still computed the same way, by one thread.
-import { GemmPool, threadsFromEnv, type GemmThreadStats } from './gemm-threads.js';
+import { DEFAULT_WORKER_SPIN_US, GemmPool, threadsFromEnv, type GemmThreadStats, type SpinOptions } from './gemm-threads.js';
 import { kernelModule, MAX_PAGES } from './gemm-kernel.js';
 import { MR, NR, packOperandA, packOperandB, rawFloats, roundUp, type Packers } from './gemm-pack.js';
 
@@ -70,7 +70,7 @@ export function gemmThreads(): number {
   return threadsSet ?? (threadsEnv ??= threadsFromEnv());
 }
 
-export interface GemmThreadOptions {
+export interface GemmThreadOptions extends SpinOptions {
   /**
    * Products below this many FLOPs stay on the calling thread (0: every product with two chunks or more is shared,
    * which is how bench/threads.ts measures the cut-over).
@@ -90,9 +90,13 @@ export function setGemmThreads(n?: number, options: GemmThreadOptions = {}): voi
   if (options.minFlops !== undefined && !(options.minFlops >= 0)) {
     throw new Error(`setGemmThreads: minFlops must be a number >= 0, got ${options.minFlops}`);
   }
+  if (options.spinUs !== undefined && !(options.spinUs >= 0 && options.spinUs <= 1e6)) {
+    throw new Error(`setGemmThreads: spinUs must be a number of µs from 0 to 1e6, got ${options.spinUs}`);
+  }
   threadsSet = n;
   minFlops = options.minFlops;
   startGemmThreads();
+  pool?.setSpin(options.spinUs ?? DEFAULT_WORKER_SPIN_US);
 }
 
 /**
@@ -152,11 +156,13 @@ export function gemm(M: number, N: number, K: number, a: StridedMatrix, b: Strid
 
 /**
  * Products below this many floating-point operations (2·M·N·K over the batch) stay on the calling thread: waking a
- * worker and waiting for it costs more than it saves. Measured with `npx tsx bench/threads.ts` (1 vs 2 threads,
- * interleaved, over square and attention-shaped products): 2 threads first win at about 1 MFLOP (a 64³ product,
- * about 30-40 µs on one thread); see bench/RESULTS.md.
+ * worker and waiting for it costs more than it saves. Measured with `npx tsx bench/threads.ts` (its cut-over scan:
+ * 1 vs 2 threads, interleaved, square, attention-shaped and rank-8 LoRA products) on a 2-vCPU VM while it was idle:
+ * 2 threads were faster from 14 MFLOP up by median rounds and from 8.4 MFLOP by the best rounds; 4.2 MFLOP products
+ * (128³, a rank-8 LoRA product of 2048 × 128) were 0.97× (best 1.08×), as waking an idle vCPU took 87 µs there.
+ * Hence 2²³ ≈ 8.4 MFLOP; see bench/RESULTS.md.
  */
-export const THREAD_MIN_FLOPS = 2 ** 20;
+export const THREAD_MIN_FLOPS = 2 ** 23;
 /** Chunks per thread a job is cut into at least (so a thread slowed by other load leaves little behind) ... */
 const CHUNKS_PER_THREAD = 4;
 /** ... and at most this many FLOPs per chunk (about 0.5 ms on one core). */
@@ -270,7 +276,7 @@ function multiplyThreaded(
     bBase: bBase * 4, bStep: bs.length === 1 ? 0 : bFloats * 4,
     cBase: cBase * 4, cStep: cFloats * 4,
     rowBlocks, groups, groupPanels, total, threads,
-  });
+  }, 2 * MC_TILES * MR * groupPanels * NR * K);
   if (M === Mp && N === Np) c.set(mem.subarray(cBase, cBase + batch * M * N), cOffset);
   else for (let i = 0; i < batch; i++) copyOut(mem, cBase + i * cFloats, M, N, Np, c, cOffset + i * M * N);
   return true;
