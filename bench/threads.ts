@@ -1,7 +1,8 @@
 // `npx tsx bench/threads.ts`: the GEMM's worker threads measured on their own — matMul and the bench training step
 // at 1 thread vs N, the cut-over scan behind THREAD_MIN_FLOPS, and a per-kernel profile of a step (where the rest of
 // a step goes). Rounds interleaved in one process; loads printed beside the figures; JSON next to the tables.
-// Run: npx tsx bench/threads.ts [--backend wasm] [--threads N] [--sizes 256,512,1024] [--reps 5] [--no-profile] [--out f.json]
+// Run: npx tsx bench/threads.ts [--backend wasm] [--threads N] [--sizes 256,512,1024] [--reps 5] [--spins 0,200]
+//                               [--no-profile] [--out f.json]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,11 +21,12 @@ interface Args {
   profile: boolean;
   cutover: boolean;
   train: boolean;
+  spins: number[];
   out?: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { backend: 'wasm', sizes: [256, 512, 1024], reps: 5, profile: true, cutover: true, train: true };
+  const a: Args = { backend: 'wasm', sizes: [256, 512, 1024], reps: 5, profile: true, cutover: true, train: true, spins: [] };
   const value = (i: number) => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`${argv[i]} needs a value`);
@@ -42,13 +44,15 @@ function parseArgs(argv: string[]): Args {
     else if (f === '--sizes') a.sizes = value(i++).split(',').map((x) => int(x, f));
     else if (f === '--reps') a.reps = int(value(i++), f);
     else if (f === '--out') a.out = value(i++);
+    else if (f === '--spins') a.spins = value(i++).split(',').map((x) => Number(x));
     else if (f === '--no-profile') a.profile = false;
     else if (f === '--no-cutover') a.cutover = false;
     else if (f === '--no-train') a.train = false;
     else if (f === '--help' || f === '-h') {
       console.log('usage: npx tsx bench/threads.ts [--backend wasm|cpu] [--threads N] [--sizes 256,512,1024] [--reps 5]\n' +
-        '                               [--no-profile] [--no-cutover] [--no-train] [--out FILE.json]\n' +
-        '--threads  N to compare with 1 (default LORA_LAB_THREADS, else the cores up to 8)');
+        '                               [--spins 0,200,1000] [--no-profile] [--no-cutover] [--no-train] [--out FILE.json]\n' +
+        '--threads  N to compare with 1 (default LORA_LAB_THREADS, else the cores up to 8)\n' +
+        '--spins    also compare these worker spins (µs before a worker sleeps) at N threads');
       process.exit(0);
     } else throw new Error(`unknown flag '${f}' (see --help)`);
   }
@@ -62,10 +66,11 @@ export async function main(argv: string[]): Promise<number> {
   const threads = args.threads ?? gemmThreads();
   if (threads < 2) throw new Error('only 1 thread to compare with 1: pass --threads N (N >= 2) or set LORA_LAB_THREADS');
   const log = (line: string) => console.log(`  … ${line}`);
-  const models = args.train || args.profile ? makeModels('bench', 32) : null;
+  if (args.spins.some((x) => !(x >= 0))) throw new Error(`--spins takes µs >= 0, got ${args.spins.join(',')}`);
+  const models = args.train || args.profile || args.spins.length > 0 ? makeModels('bench', 32) : null;
   try {
-    const r = await benchThreads({ backend: args.backend, threads, sizes: args.sizes, models: args.train ? models : null,
-      modelsLabel: "GPT preset 'bench', batch 32", reps: args.reps, cutover: args.cutover, log });
+    const r = await benchThreads({ backend: args.backend, threads, sizes: args.sizes, models, train: args.train,
+      modelsLabel: "GPT preset 'bench', batch 32", reps: args.reps, cutover: args.cutover, spins: args.spins, log });
     const profiles: StepProfile[] = [];
     if (args.profile) {
       for (const kind of ['full', 'lora'] as const) {

@@ -1,6 +1,6 @@
 // The thread comparison as text tables (bench/threads.ts and the threads section of `npm run bench`): 1 thread vs
 // N for matMul, the training step and the cut-over scan, and the per-kernel profile of a step.
-import { THREAD_MIN_FLOPS } from '../../src/backend/index.js';
+import { DEFAULT_WORKER_SPIN_US, THREAD_MIN_FLOPS } from '../../src/backend/index.js';
 import { MATMUL_KERNELS, type StepProfile } from './profile.js';
 import type { Paired, ThreadsResult } from './threads.js';
 import { formatMs, formatRatio, table } from './timing.js';
@@ -63,6 +63,11 @@ export function formatThreads(r: ThreadsResult): string[] {
       out.push(`waking a worker blocked in Atomics.wait: ${r.wake.medianUs.toFixed(0)} µs median, ${r.wake.p90Us.toFixed(0)} µs p90; ` +
         `two median wakes = a ${mflop(r.wake.twoWakesFlops)} product on one thread`);
     }
+  }
+  if (r.spins !== undefined) {
+    out.push('', `worker spin before sleeping (DEFAULT_WORKER_SPIN_US = ${DEFAULT_WORKER_SPIN_US}), ${N} threads vs 1, interleaved`);
+    out.push(table(['work', 'spin µs', `${N} threads`, 'speed-up'],
+      r.spins.map((x) => [x.what, String(x.spinUs), formatMs(x.ms), formatRatio(x.speedup)])));
   }
   return out;
 }

@@ -231,6 +231,52 @@ for (;;) { Atomics.wait(i32, 0, seen); seen = Atomics.load(i32, 0); stamp[0] = p
   return { medianUs, p90Us: us[Math.floor(0.9 * (us.length - 1))]!, twoWakesFlops: 2 * medianUs * 1e-6 * 25e9 };
 }
 
+/** One worker-spin setting at N threads against 1 thread: medians and the median of per-round ratios. */
+export interface SpinRow {
+  what: string;
+  spinUs: number;
+  ms: number;
+  speedup: number;
+}
+
+/**
+ * The worker spin (µs a worker watches for the next job) at N threads, each value against 1 thread, all rounds
+ * interleaved: the bench training step and 20 products of 256³. Spinning pays where cores idle, costs where they don't.
+ */
+export async function threadSpins(models: BenchModels, threads: number, spins: readonly number[], reps: number): Promise<SpinRow[]> {
+  const fullVars = allVariables(models.plain);
+  const adam = new Adam(fullVars);
+  const a = values(256 * 256, 1);
+  const work: [string, () => Promise<void>][] = [
+    ['full step', async () => void (await step(models.plain, models.batch, fullVars, adam))],
+    ['20 × 256³', async () => {
+      for (let i = 0; i < 20; i++) batchMatMulF32(a, [1, 256, 256], a, [1, 256, 256], false, false);
+    }],
+  ];
+  const settings = [() => setGemmThreads(1), ...spins.map((spinUs) => () => setGemmThreads(threads, { spinUs }))];
+  const rows: SpinRow[] = [];
+  try {
+    for (const [what, fn] of work) {
+      const t: number[][] = settings.map(() => []);
+      await fn();
+      for (let r = 0; r < reps; r++) {
+        for (let k = 0; k < settings.length; k++) {
+          const i = (k + r) % settings.length; // rotate which setting goes first
+          settings[i]!();
+          t[i]!.push((await measure(fn)).ms);
+        }
+      }
+      spins.forEach((spinUs, j) => rows.push({
+        what, spinUs, ms: median(t[j + 1]!), speedup: median(t[0]!.map((ms, r) => ms / t[j + 1]![r]!)),
+      }));
+    }
+  } finally {
+    adam.dispose();
+    setGemmThreads(threads);
+  }
+  return rows;
+}
+
 /** What the PyTorch peer reports at a given thread count (ms per step). */
 export interface PeerSteps {
   threads: number;
@@ -251,6 +297,7 @@ export interface ThreadsResult {
   cutoverFlops?: number;
   cutoverFlopsBest?: number;
   wake?: WakeLatency;
+  spins?: SpinRow[];
   /** The PyTorch peer at 1 thread and at N, when one is passed in. */
   peer?: PeerSteps[];
   stats: GemmThreadStats;
@@ -263,10 +310,14 @@ export interface ThreadsOptions {
   sizes: readonly number[];
   /** null: no training rows. */
   models: BenchModels | null;
+  /** Time the training step (with models). @default true */
+  train?: boolean;
   /** What `models` are, for the report: e.g. "GPT preset 'bench', batch 32". */
   modelsLabel?: string;
   reps: number;
   cutover?: boolean;
+  /** Worker spins (µs) to compare at N threads (needs models). */
+  spins?: readonly number[];
   /** The hook for a PyTorch peer: its step times with torch.set_num_threads(threads). */
   peer?: (threads: number) => Promise<PeerSteps | undefined>;
   log?: (line: string) => void;
@@ -280,7 +331,7 @@ export async function benchThreads(o: ThreadsOptions): Promise<ThreadsResult> {
   o.log?.(`threads: matMul Aᵀ·B ${o.sizes.join(', ')} at 1 and ${threads} threads`);
   const matmul = await threadMatMul(o.sizes, threads, o.reps);
   let training: ThreadTrainingRow[] = [];
-  if (o.models !== null) {
+  if (o.models !== null && o.train !== false) {
     o.log?.(`threads: training steps at 1 and ${threads} threads`);
     training = await threadTraining(o.models, threads, o.reps);
   }
@@ -292,6 +343,10 @@ export async function benchThreads(o: ThreadsOptions): Promise<ThreadsResult> {
     r.cutoverFlops = measuredCutover(r.cutover);
     r.cutoverFlopsBest = measuredCutover(r.cutover, true);
     r.wake = await wakeLatency();
+  }
+  if (o.spins !== undefined && o.spins.length > 0 && o.models !== null) {
+    o.log?.(`threads: worker spins ${o.spins.join(', ')} µs at ${threads} threads vs 1`);
+    r.spins = await threadSpins(o.models, threads, o.spins, o.reps);
   }
   if (o.peer !== undefined) {
     const peer = [await o.peer(1), await o.peer(threads)].filter((x): x is PeerSteps => x !== undefined);
