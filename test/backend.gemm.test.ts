@@ -67,6 +67,32 @@ describe('WebAssembly SIMD GEMM', () => {
     assert.ok(maxAbs(c, reference(a, b, M, K, N, false, false)) < 1e-5);
   });
 
+  it('the epilogue is C + bias (float32) then relu, bit for bit as in JS: one value or one per column, −0 and NaN kept', () => {
+    const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
+    for (const [M, K, N] of [[5, 3, 9], [13, 300, 17], [4, 0, 8], [2, 1, 3]] as const) {
+      const a = values(M * K, 11);
+      const b = values(K * N, 12);
+      if (K > 0) b[0] = 0; // column 0 of row 0 of A·B then gets products with a zero...
+      const perColumn = values(N, 13);
+      perColumn[0] = -0;
+      if (N > 2) perColumn[2] = NaN;
+      for (const bias of [undefined, perColumn, Float32Array.of(-0.25)]) {
+        for (const relu of [false, true]) {
+          const plain = batchMatMulF32(a, [1, M, K], b, [1, K, N], false, false);
+          for (let i = 0; i < plain.length; i++) {
+            if (bias !== undefined) plain[i] = plain[i]! + (bias.length === 1 ? bias[0]! : bias[i % N]!);
+            if (relu && plain[i]! < 0) plain[i] = 0;
+          }
+          const fused = batchMatMulF32(a, [1, M, K], b, [1, K, N], false, false, undefined, { bias, relu });
+          assert.deepEqual(bits(fused), bits(plain), `M=${M} K=${K} N=${N} bias=${bias?.length} relu=${relu}`);
+        }
+      }
+    }
+    assert.throws(() => batchMatMulF32(values(6, 1), [1, 2, 3], values(12, 2), [1, 3, 4], false, false, undefined, {
+      bias: values(3, 3),
+    }), { message: 'matMul bias has 3 values for N = 4 columns: give N values or 1' });
+  });
+
   it('broadcasts a batch of 1 against a batch of 3', () => {
     const [M, K, N] = [3, 4, 5];
     const a = values(M * K, 1);

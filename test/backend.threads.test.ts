@@ -64,9 +64,11 @@ describe('threaded GEMM', () => {
         for (const tb of [false, true]) {
           const a = values(batchA * M * K, M + K);
           const b = values(batchB * K * N, K + N);
+          const bias = ta === tb ? values(N, 5) : undefined; // the epilogue too, on half the cases
           const run = (threads: number) => {
             setGemmThreads(threads);
-            return batchMatMulF32(a, ta ? [batchA, K, M] : [batchA, M, K], b, tb ? [batchB, N, K] : [batchB, K, N], ta, tb);
+            return batchMatMulF32(a, ta ? [batchA, K, M] : [batchA, M, K], b, tb ? [batchB, N, K] : [batchB, K, N], ta, tb,
+              undefined, { bias, relu: ta });
           };
           const one = run(1);
           for (const threads of [2, 3]) {

@@ -147,15 +147,10 @@ function fastMatMul(args: MatMulArgs, backendName: FastMatMulBackend, original: 
     c = new Float32Array(batchSize * M * N);
     out = be.makeTensorInfo(outShape, 'float32', c);
   }
-  batchMatMulF32(av, [batch.batchA, a1, a2], bv, [batch.batchB, b1, b2], transposeA, transposeB, c);
-  if (biasv !== undefined) {
-    if (biasv.length === 1) {
-      const v = biasv[0]!;
-      for (let i = 0; i < c.length; i++) c[i] = c[i]! + v;
-    } else {
-      for (let i = 0; i < c.length; i += N) for (let j = 0; j < N; j++) c[i + j] = c[i + j]! + biasv[j]!;
-    }
-  }
-  if (activation === 'relu') for (let i = 0; i < c.length; i++) if (c[i]! < 0) c[i] = 0;
+  // Bias and relu in the kernel's epilogue: C + bias rounded to float32, then relu, as TF.js's fused kernel does.
+  batchMatMulF32(av, [batch.batchA, a1, a2], bv, [batch.batchB, b1, b2], transposeA, transposeB, c, {
+    bias: biasv,
+    relu: activation === 'relu',
+  });
   return out;
 }

@@ -58,6 +58,8 @@ const op = {
   v128zero: [0xfd, ...uleb(0x0c), ...new Array<number>(16).fill(0)],
   f32x4add: [0xfd, ...uleb(0xe4)],
   f32x4mul: [0xfd, ...uleb(0xe6)],
+  f32x4pmax: [0xfd, ...uleb(0xeb)], // pmax(a, b) = a < b ? b : a, per lane
+  and: [0x71],
   /** i8x16.shuffle as an f32x4 shuffle: lanes 0-3 of the first operand, 4-7 of the second. */
   shuffle: (lanes: number[]) => [0xfd, ...uleb(0x0d), ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])],
 };
@@ -194,31 +196,69 @@ const packACode = packer([...op.get(ROW), ...op.i32(4), ...op.mul], 4, [
 ]);
 /** packAT(src: raw [K][Mp] (A stored transposed), dst, tiles, K, row = Mp·4, dstride): 4 rows of one k = 16 bytes. */
 const packATCode = packer(op.i32(16), 1, [
-  ...op.get(SD), ...op.get(SA), ...op.v128load(0), ...op.v128store(0), ...advance(SA, op.get(ROW)), ...advance(SD, op.i32(16)),
+  ...op.get(SD), ...op.get(SA), ...op.v128load(0), ...op.v128store(0),
+  ...advance(SA, op.get(ROW)), ...advance(SD, op.i32(16)),
 ]);
 /** packB(src: raw [K][Np] row-major, dst, panels, K, row = Np·4, dstride): 8 columns of one k = 32 bytes. */
 const packBCode = packer(op.i32(32), 1, [
   ...op.get(SD), ...op.get(SA), ...op.v128load(0), ...op.v128store(0),
-  ...op.get(SD), ...op.get(SA), ...op.v128load(16), ...op.v128store(16), ...advance(SA, op.get(ROW)), ...advance(SD, op.i32(32)),
+  ...op.get(SD), ...op.get(SA), ...op.v128load(16), ...op.v128store(16),
+  ...advance(SA, op.get(ROW)), ...advance(SD, op.i32(32)),
 ]);
 /** packBT(src: raw [Np][K4] (B stored transposed), dst, panels, K4, row = K4·4, dstride): two 4×4 transposes per 4 k. */
 const packBTCode = packer([...op.get(ROW), ...op.i32(8), ...op.mul], 4, [
   ...block4(0, [0, 32, 64, 96]), ...block4(4, [16, 48, 80, 112]), ...advance(SA, op.i32(16)), ...advance(SD, op.i32(128)),
 ]);
 
-/** Names of the exports, in function-index order. */
-export const EXPORTS = ['kernel', 'packA', 'packAT', 'packB', 'packBT'] as const;
+/**
+ * epilogue(c, rows, panels, ldc, bias, mode): for `rows` rows of padded C at c (ldc bytes apart), 8·panels floats
+ * each: mode & 1 adds the float32 vector at `bias` (c + bias, rounded to float32 as JS does), then mode & 2 applies
+ * relu as pmax(v, 0) = (v < 0 ? 0 : v), which keeps −0 and NaN exactly as `if (c < 0) c = 0` does.
+ */
+function epilogueCode(): number[] {
+  const [CE, ROWSE, PANELS, LDCE, BIAS, MODE] = [0, 1, 2, 3, 4, 5];
+  const [R, Q, PE, BE, V, ZERO] = [6, 7, 8, 9, 10, 11]; // i32 r, q, p, b; v128 v, zero
+  const locals = vec([[...uleb(4), I32], [...uleb(2), V128]]);
+  const flag = (bit: number) => [...op.get(MODE), ...op.i32(bit), ...op.and];
+  const body = [
+    ...op.v128zero, ...op.set(ZERO),
+    ...op.i32(0), ...op.set(R),
+    ...op.loop,
+    ...op.get(CE), ...op.get(R), ...op.get(LDCE), ...op.mul, ...op.add, ...op.set(PE),
+    ...op.get(BIAS), ...op.set(BE),
+    ...op.i32(0), ...op.set(Q),
+    ...op.loop, // 4 floats at a time: 2 per panel
+    ...op.get(PE), ...op.v128load(0), ...op.set(V),
+    ...flag(1), ...op.if, ...op.get(V), ...op.get(BE), ...op.v128load(0), ...op.f32x4add, ...op.set(V), ...op.end,
+    ...flag(2), ...op.if, ...op.get(V), ...op.get(ZERO), ...op.f32x4pmax, ...op.set(V), ...op.end,
+    ...op.get(PE), ...op.get(V), ...op.v128store(0),
+    ...op.get(PE), ...op.i32(16), ...op.add, ...op.set(PE),
+    ...op.get(BE), ...op.i32(16), ...op.add, ...op.set(BE),
+    ...op.get(Q), ...op.i32(1), ...op.add, ...op.set(Q),
+    ...op.get(Q), ...op.get(PANELS), ...op.i32(2), ...op.mul, ...op.ltU, ...op.br_if(0),
+    ...op.end,
+    ...op.get(R), ...op.i32(1), ...op.add, ...op.set(R),
+    ...op.get(R), ...op.get(ROWSE), ...op.ltU, ...op.br_if(0),
+    ...op.end,
+    ...op.end,
+  ];
+  return [...locals, ...body];
+}
 
-/** The module: imports env.mem (shared or not), exports the kernel and the four packers. */
+/** Names of the exports, in function-index order. */
+export const EXPORTS = ['kernel', 'packA', 'packAT', 'packB', 'packBT', 'epilogue'] as const;
+
+/** The module: imports env.mem (shared or not), exports the kernel, the four packers and the epilogue. */
 export function kernelModule(shared: boolean): ArrayBuffer {
-  const codes = [kernelCode(), packACode, packATCode, packBCode, packBTCode];
+  const memoryLimits = shared ? [0x03, ...uleb(1), ...uleb(MAX_PAGES)] : [0x00, ...uleb(1)];
+  const codes = [kernelCode(), packACode, packATCode, packBCode, packBTCode, epilogueCode()];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     // types: 0 = (i32 × 10) → () for the kernel, 1 = (i32 × 6) → () for the packers
     ...section(1, vec([[0x60, ...vec(new Array(10).fill([I32])), 0x00], [0x60, ...vec(new Array(6).fill([I32])), 0x00]])),
     // import env.mem: limits 0x03 = min, max, shared (threads proposal); 0x00 = min only
-    ...section(2, vec([[...str('env'), ...str('mem'), 0x02, ...(shared ? [0x03, ...uleb(1), ...uleb(MAX_PAGES)] : [0x00, ...uleb(1)])]])),
-    ...section(3, vec([[0], [1], [1], [1], [1]])),
+    ...section(2, vec([[...str('env'), ...str('mem'), 0x02, ...memoryLimits]])),
+    ...section(3, vec([[0], [1], [1], [1], [1], [1]])),
     ...section(7, vec(EXPORTS.map((name, i) => [...str(name), 0x00, i]))),
     ...section(10, vec(codes.map((code) => [...uleb(code.length), ...code]))),
   ];

@@ -79,7 +79,9 @@ export function packOperandB(
 // ---- the JS packers, for operands with no unit stride -----------------------------------------------------
 
 /** mem[base + (ib·Kp + k)·4 + r] = A(ib·4 + r, k), 0 for rows ≥ M. */
-export function packA(mem: Float32Array, base: number, a: StridedMatrix, M: number, Mp: number, K: number, Kp: number): void {
+export function packA(
+  mem: Float32Array, base: number, a: StridedMatrix, M: number, Mp: number, K: number, Kp: number,
+): void {
   const { data, offset, rowStride, colStride } = a;
   mem.fill(0, base + Math.floor(M / MR) * Kp * MR, base + Mp * Kp); // the last, partial tile
   if (colStride === 1) {
@@ -106,7 +108,9 @@ export function packA(mem: Float32Array, base: number, a: StridedMatrix, M: numb
 }
 
 /** mem[base + (jp·Kp + k)·8 + s] = B(k, jp·8 + s), 0 for columns ≥ N. */
-export function packB(mem: Float32Array, base: number, b: StridedMatrix, N: number, Np: number, K: number, Kp: number): void {
+export function packB(
+  mem: Float32Array, base: number, b: StridedMatrix, N: number, Np: number, K: number, Kp: number,
+): void {
   const { data, offset, rowStride, colStride } = b;
   mem.fill(0, base + Math.floor(N / NR) * Kp * NR, base + Np * Kp); // the last, partial panel
   for (let j = 0; j < N; j++) {

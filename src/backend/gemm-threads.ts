@@ -37,7 +37,7 @@ const FAILED = 6; // 1 once a worker's chunk threw
 const JOINED = 7; // threads that entered the current job (capped at its thread count)
 const SPIN = 8; // µs a worker watches for the next job before it sleeps
 const PARAMS = 16; // two slots of PARAM_SLOT ints, by generation parity: a slow reader of job g sees g's values
-const PARAM_SLOT = 17;
+const PARAM_SLOT = 19;
 const CONTROL_INTS = PARAMS + 2 * PARAM_SLOT;
 
 /**
@@ -62,20 +62,29 @@ export interface ChunkJob {
   groupPanels: number; // panels per group (the last may be short)
   total: number; // batch · rowBlocks · groups
   threads: number; // threads (caller included) that may join
+  bias: number; // byte address of the padded bias vector [Np], when epilogue & 1
+  epilogue: number; // 0, or 1 = add bias | 2 = relu, after a chunk's last K block
 }
 
 function jobParams(j: ChunkJob): number[] {
   return [j.mTiles, j.nPanels, j.K, j.kc, j.mcTiles, j.aBase, j.aStep, j.bBase, j.bStep, j.cBase, j.cStep,
-    j.rowBlocks, j.groups, j.groupPanels, j.total, j.threads, j.Kp];
+    j.rowBlocks, j.groups, j.groupPanels, j.total, j.threads, j.Kp, j.bias, j.epilogue];
 }
 
-type Kernel = (...args: number[]) => void;
+/** The module's exports a chunk needs (gemm-kernel.ts). */
+export interface Kernels {
+  kernel: (...args: number[]) => void;
+  epilogue: (...args: number[]) => void;
+}
 
 // runChunk and claim run in the workers too, as source text (Function.prototype.toString): they must stay
 // self-contained — no closures, no helpers, no nested functions — and agree with jobParams' order.
 
-/** Chunk t of the job p: for its rows and columns, every K block in order (the first overwrites C, the rest add). */
-function runChunk(kernel: Kernel, p: number[], t: number): void {
+/**
+ * Chunk t of the job p: for its rows and columns, every K block in order (the first overwrites C, the rest add),
+ * then the epilogue (bias, relu) on them.
+ */
+function runChunk(k: Kernels, p: number[], t: number): void {
   const mTiles = p[0]!, nPanels = p[1]!, K = p[2]!, kc = p[3]!, mcTiles = p[4]!;
   const rowBlocks = p[11]!, groups = p[12]!, groupPanels = p[13]!;
   const perItem = rowBlocks * groups;
@@ -93,18 +102,19 @@ function runChunk(kernel: Kernel, p: number[], t: number): void {
   const tiles = Math.min(mcTiles, mTiles - t0);
   const panels = Math.min(groupPanels, nPanels - j0);
   for (let k0 = 0; k0 < K; k0 += kc) {
-    kernel(a + k0 * 16, b + k0 * 32, c, tiles, panels, Math.min(kc, K - k0), ldc, lda, ldb, k0 > 0 ? 1 : 0);
+    k.kernel(a + k0 * 16, b + k0 * 32, c, tiles, panels, Math.min(kc, K - k0), ldc, lda, ldb, k0 > 0 ? 1 : 0);
   }
+  if (p[18]! !== 0) k.epilogue(c, tiles * 4, panels, ldc, p[17]! + j0 * 32, p[18]!);
 }
 
 /**
  * Takes chunks of job `gen` until none is left (or a newer job replaced it); returns how many it computed. The last
  * chunk to finish wakes the caller. A chunk that throws still counts as done (the caller then reports FAILED).
  */
-function claim(i32: Int32Array, i64: BigInt64Array, kernel: Kernel, gen: number, worker: boolean): number {
-  const slot = 16 + (gen & 1) * 17; // PARAMS + parity · PARAM_SLOT
+function claim(i32: Int32Array, i64: BigInt64Array, k: Kernels, gen: number, worker: boolean): number {
+  const slot = 16 + (gen & 1) * 19; // PARAMS + parity · PARAM_SLOT
   const p: number[] = [];
-  for (let i = 0; i < 17; i++) p.push(Atomics.load(i32, slot + i));
+  for (let i = 0; i < 19; i++) p.push(Atomics.load(i32, slot + i));
   const total = p[14]!;
   // JOINED: the caller counts itself before publishing; a worker past the job's thread count stays out.
   if (worker && Atomics.add(i32, 7, 1) >= p[15]!) return 0;
@@ -117,7 +127,7 @@ function claim(i32: Int32Array, i64: BigInt64Array, kernel: Kernel, gen: number,
     if (t >= total) return done;
     if (Atomics.compareExchange(i64, 0, v, v + 1n) !== v) continue;
     try {
-      runChunk(kernel, p, t);
+      runChunk(k, p, t);
     } catch {
       Atomics.store(i32, 6, 1); // FAILED
     }
@@ -148,8 +158,7 @@ ${runChunk.toString()}
 ${claim.toString()}
 const i32 = new Int32Array(workerData.control);
 const i64 = new BigInt64Array(workerData.control);
-const inst = new WebAssembly.Instance(workerData.module, { env: { mem: workerData.memory } });
-const kernel = inst.exports.kernel;
+const kernels = new WebAssembly.Instance(workerData.module, { env: { mem: workerData.memory } }).exports;
 let seen = Atomics.load(i32, ${GEN});
 Atomics.add(i32, ${READY}, 1);
 for (;;) {
@@ -159,7 +168,7 @@ for (;;) {
   const gen = Atomics.load(i32, ${GEN});
   if (gen === seen) continue;
   seen = gen;
-  claim(i32, i64, kernel, gen, true);
+  claim(i32, i64, kernels, gen, true);
 }
 `;
 
@@ -190,7 +199,7 @@ export class GemmPool {
   constructor(
     private readonly module: WebAssembly.Module,
     private readonly memory: WebAssembly.Memory,
-    private readonly kernel: Kernel,
+    private readonly kernels: Kernels,
   ) {
     Atomics.store(this.i32, SPIN, DEFAULT_WORKER_SPIN_US);
   }
@@ -255,7 +264,7 @@ export class GemmPool {
     Atomics.store(i32, GEN, gen);
     Atomics.notify(i32, GEN, Math.min(job.threads - 1, job.total - 1));
     this.calls++;
-    claim(i32, i64, this.kernel, gen, false);
+    claim(i32, i64, this.kernels, gen, false);
     const until = performance.now() + Math.min(CALLER_SPIN_MAX_US, chunkFlops / 25e3) / 1000; // 25 GFLOP/s in FLOP/µs
     while (Atomics.load(i32, DONE) < job.total && performance.now() < until);
     for (let d = Atomics.load(i32, DONE); d < job.total; d = Atomics.load(i32, DONE)) Atomics.wait(i32, DONE, d);

@@ -3,7 +3,9 @@
 // 2008 ("Anatomy of high-performance matrix multiplication"): pack A into 4-row and B into 8-column panels,
 // then a 4×8 register-blocked micro-kernel (8 f32x4 accumulators) with K blocked to stay in cache. Large products
 // are shared with worker threads (gemm-threads.ts); every output tile is still computed the same way, by one thread.
-import { DEFAULT_WORKER_SPIN_US, GemmPool, threadsFromEnv, type GemmThreadStats, type SpinOptions } from './gemm-threads.js';
+import {
+  DEFAULT_WORKER_SPIN_US, GemmPool, threadsFromEnv, type GemmThreadStats, type Kernels, type SpinOptions,
+} from './gemm-threads.js';
 import { kernelModule, MAX_PAGES } from './gemm-kernel.js';
 import { MR, NR, packOperandA, packOperandB, rawFloats, roundUp, type Packers } from './gemm-pack.js';
 
@@ -24,12 +26,18 @@ const MC_TILES = 16;
 
 // ---- the driver: pack, call the kernel block by block (on this thread or several), copy out -------------
 
-interface Instance {
+interface Instance extends Kernels {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  kernel: (...args: number[]) => void;
   packers: Packers;
   f32: Float32Array;
+}
+
+/** What to do to C after A·B, in the kernel: add a bias (per column, or one value), then relu. */
+export interface Epilogue {
+  /** Length N (one per column) or 1. */
+  bias?: Float32Array;
+  relu?: boolean;
 }
 /** The single-threaded path's instance (its own memory) and the threaded path's (a shared memory). */
 let plain: Instance | null | undefined;
@@ -48,9 +56,9 @@ function instantiate(isShared: boolean): Instance | null {
   try {
     const module = new WebAssembly.Module(kernelModule(isShared));
     const memory = new WebAssembly.Memory(isShared ? { initial: 1, maximum: MAX_PAGES, shared: true } : { initial: 1 });
-    const e = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Packers & Pick<Instance, 'kernel'>;
+    const e = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Packers & Kernels;
     const packers = { packA: e.packA, packAT: e.packAT, packB: e.packB, packBT: e.packBT };
-    return { module, memory, kernel: e.kernel, packers, f32: new Float32Array(memory.buffer) };
+    return { module, memory, kernel: e.kernel, epilogue: e.epilogue, packers, f32: new Float32Array(memory.buffer) };
   } catch {
     return null; // no SIMD (or no shared memory): callers fall back to the backend's own kernel (or one thread)
   }
@@ -108,7 +116,7 @@ export function startGemmThreads(): GemmThreadStats {
   if (threads > 1 && plainInstance() !== null) {
     if (shared === undefined) shared = instantiate(true);
     if (shared !== null) {
-      pool ??= new GemmPool(shared.module, shared.memory, shared.kernel);
+      pool ??= new GemmPool(shared.module, shared.memory, { kernel: shared.kernel, epilogue: shared.epilogue });
       pool.grow(threads - 1);
     }
   }
@@ -137,7 +145,8 @@ export async function gemmThreadsReady(): Promise<GemmThreadStats> {
 function reserve(inst: Instance, floats: number): void {
   const bytes = floats * 4;
   if (bytes > MAX_PAGES * 65536) {
-    throw new Error(`a matMul needing ${(bytes / 2 ** 30).toFixed(1)} GiB of packed operands exceeds WebAssembly's 4 GiB: split the product`);
+    const gib = (bytes / 2 ** 30).toFixed(1);
+    throw new Error(`a matMul needing ${gib} GiB of packed operands exceeds WebAssembly's 4 GiB: split the product`);
   }
   if (inst.memory.buffer.byteLength < bytes) {
     inst.memory.grow(Math.ceil((bytes - inst.memory.buffer.byteLength) / 65536));
@@ -150,8 +159,10 @@ function reserve(inst: Instance, floats: number): void {
  * Large products run on gemmThreads() threads, with the same result bit for bit.
  * Throws if WebAssembly SIMD is unavailable (check gemmAvailable() first).
  */
-export function gemm(M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset = 0): void {
-  multiply(M, N, K, [a], [b], 1, c, cOffset);
+export function gemm(
+  M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset = 0,
+): void {
+  multiply(M, N, K, [a], [b], 1, c, cOffset, {});
 }
 
 /**
@@ -171,6 +182,7 @@ const MAX_CHUNK_FLOPS = 2 ** 24;
 /** batch products C_i = A_i·B_i (a one-element list of A or B broadcasts), C_i at cOffset + i·M·N. */
 function multiply(
   M: number, N: number, K: number, as: StridedMatrix[], bs: StridedMatrix[], batch: number, c: Float32Array, cOffset: number,
+  epi: Epilogue,
 ): void {
   const threads = gemmThreads();
   if (threads > 1 && pool === undefined) startGemmThreads();
@@ -178,19 +190,44 @@ function multiply(
   if (inst === null) throw new Error('WebAssembly SIMD is not available here: use the backend matMul instead');
   if (M === 0 || N === 0 || batch === 0) return;
   if (K === 0) {
-    c.fill(0, cOffset, cOffset + batch * M * N);
+    c.fill(0, cOffset, cOffset + batch * M * N); // C = 0, then the epilogue on it (relu leaves +0 alone)
+    if (epi.bias !== undefined) {
+      // 0 + bias, as C + bias would be: a −0 bias gives +0
+      for (let i = 0; i < batch * M * N; i++) c[cOffset + i] = 0 + (epi.bias.length === 1 ? epi.bias[0]! : epi.bias[i % N]!);
+      if (epi.relu) for (let i = cOffset; i < cOffset + batch * M * N; i++) if (c[i]! < 0) c[i] = 0;
+    }
     return;
   }
   if (threads > 1 && inst === shared && 2 * M * N * K * batch >= (minFlops ?? THREAD_MIN_FLOPS)) {
-    if (multiplyThreaded(inst, threads, M, N, K, as, bs, batch, c, cOffset)) return;
+    if (multiplyThreaded(inst, threads, M, N, K, as, bs, batch, c, cOffset, epi)) return;
   }
   for (let i = 0; i < batch; i++) {
-    gemmOne(inst, M, N, K, as[as.length === 1 ? 0 : i]!, bs[bs.length === 1 ? 0 : i]!, c, cOffset + i * M * N);
+    gemmOne(inst, M, N, K, as[as.length === 1 ? 0 : i]!, bs[bs.length === 1 ? 0 : i]!, c, cOffset + i * M * N, epi);
+  }
+}
+
+/** epilogue mode bits (gemm-kernel.ts): 1 = add bias, 2 = relu. */
+const epilogueMode = (epi: Epilogue) => (epi.bias !== undefined ? 1 : 0) | (epi.relu ? 2 : 0);
+
+/** The bias as a padded [Np] vector at float offset `base` (one value: repeated). */
+function placeBias(mem: Float32Array, base: number, epi: Epilogue, N: number, Np: number): void {
+  if (epi.bias === undefined) return;
+  if (epi.bias.length === 1) {
+    mem.fill(epi.bias[0]!, base, base + Np);
+  } else {
+    if (epi.bias.length !== N) {
+      throw new Error(`matMul bias has ${epi.bias.length} values for N = ${N} columns: give N values or 1`);
+    }
+    mem.set(epi.bias, base);
+    mem.fill(0, base + N, base + Np);
   }
 }
 
 /** One product on the calling thread: pack, K blocks × 64-row blocks × all panels, copy out. */
-function gemmOne(inst: Instance, M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset: number): void {
+function gemmOne(
+  inst: Instance, M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset: number,
+  epi: Epilogue,
+): void {
   const Mp = roundUp(M, MR);
   const Np = roundUp(N, NR);
   const Kp = roundUp(K, 4);
@@ -200,9 +237,11 @@ function gemmOne(inst: Instance, M: number, N: number, K: number, a: StridedMatr
   const bBase = aFloats;
   const cBase = aFloats + bFloats; // padded C: [Mp, Np] row-major
   const rawBase = cBase + Mp * Np; // scratch for the raw rows of A, then of B
-  reserve(inst, rawBase + rawFloats(M, N, K));
+  const biasBase = rawBase + rawFloats(M, N, K); // the bias, padded to Np
+  reserve(inst, biasBase + Np);
   packOperandA(inst.f32, inst.packers, a, M, K, aBase, rawBase);
   packOperandB(inst.f32, inst.packers, b, N, K, bBase, rawBase);
+  placeBias(inst.f32, biasBase, epi, N, Np);
 
   const mTiles = Mp / MR;
   const nPanels = Np / NR;
@@ -224,11 +263,15 @@ function gemmOne(inst: Instance, M: number, N: number, K: number, a: StridedMatr
       );
     }
   }
+  const mode = epilogueMode(epi);
+  if (mode !== 0) inst.epilogue(cBase * 4, Mp, nPanels, ldc, biasBase * 4, mode);
   copyOut(inst.f32, cBase, M, N, Np, c, cOffset);
 }
 
 /** The valid [M, N] part of a padded [Mp, Np] C out of the kernel's memory. */
-function copyOut(mem: Float32Array, cBase: number, M: number, N: number, Np: number, c: Float32Array, cOffset: number): void {
+function copyOut(
+  mem: Float32Array, cBase: number, M: number, N: number, Np: number, c: Float32Array, cOffset: number,
+): void {
   if (N === Np) {
     c.set(mem.subarray(cBase, cBase + M * N), cOffset);
   } else {
@@ -243,7 +286,7 @@ function copyOut(mem: Float32Array, cBase: number, M: number, N: number, Np: num
  */
 function multiplyThreaded(
   inst: Instance, threads: number, M: number, N: number, K: number, as: StridedMatrix[], bs: StridedMatrix[],
-  batch: number, c: Float32Array, cOffset: number,
+  batch: number, c: Float32Array, cOffset: number, epi: Epilogue,
 ): boolean {
   const Mp = roundUp(M, MR);
   const Np = roundUp(N, NR);
@@ -264,18 +307,20 @@ function multiplyThreaded(
   const bBase = as.length * aFloats;
   const cBase = bBase + bs.length * bFloats;
   const rawBase = cBase + batch * cFloats;
-  const floats = rawBase + rawFloats(M, N, K);
+  const biasBase = rawBase + rawFloats(M, N, K);
+  const floats = biasBase + Np;
   if (total < 2 || floats * 4 >= 2 ** 31) return false; // one chunk; or byte addresses past int32
   reserve(inst, floats);
   as.forEach((a, i) => packOperandA(inst.f32, inst.packers, a, M, K, i * aFloats, rawBase));
   bs.forEach((b, i) => packOperandB(inst.f32, inst.packers, b, N, K, bBase + i * bFloats, rawBase));
+  placeBias(inst.f32, biasBase, epi, N, Np);
   const mem = inst.f32;
   pool!.run({
     mTiles, nPanels, K, Kp, kc: KC, mcTiles: MC_TILES,
     aBase: 0, aStep: as.length === 1 ? 0 : aFloats * 4,
     bBase: bBase * 4, bStep: bs.length === 1 ? 0 : bFloats * 4,
     cBase: cBase * 4, cStep: cFloats * 4,
-    rowBlocks, groups, groupPanels, total, threads,
+    rowBlocks, groups, groupPanels, total, threads, bias: biasBase * 4, epilogue: epilogueMode(epi),
   }, 2 * MC_TILES * MR * groupPanels * NR * K);
   if (M === Mp && N === Np) c.set(mem.subarray(cBase, cBase + batch * M * N), cOffset);
   else for (let i = 0; i < batch; i++) copyOut(mem, cBase + i * cFloats, M, N, Np, c, cOffset + i * M * N);
@@ -289,11 +334,12 @@ export function rowMajor(data: Float32Array, offset: number, cols: number, trans
 
 /**
  * Batched matMul with TF.js semantics for rank-3 inputs: a [batchA, ·, ·], b [batchB, ·, ·] (batchA or batchB may
- * be 1 and broadcasts), transposes as flags. Returns [batch, M, N] row-major.
+ * be 1 and broadcasts), transposes as flags; then the epilogue (bias per column, relu), as _FusedMatMul does.
+ * Returns [batch, M, N] row-major.
  */
 export function batchMatMulF32(
   a: Float32Array, aShape: readonly [number, number, number], b: Float32Array, bShape: readonly [number, number, number],
-  transposeA: boolean, transposeB: boolean, out?: Float32Array,
+  transposeA: boolean, transposeB: boolean, out?: Float32Array, epilogue: Epilogue = {},
 ): Float32Array {
   const [batchA, a1, a2] = aShape;
   const [batchB, b1, b2] = bShape;
@@ -307,6 +353,6 @@ export function batchMatMulF32(
   const c = out ?? new Float32Array(batch * M * N);
   const as = Array.from({ length: batchA }, (_, i) => rowMajor(a, i * a1 * a2, a2, transposeA));
   const bs = Array.from({ length: batchB }, (_, i) => rowMajor(b, i * b1 * b2, b2, transposeB));
-  multiply(M, N, K, as, bs, batch, c, 0);
+  multiply(M, N, K, as, bs, batch, c, 0, epilogue);
   return c;
 }
