@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import {
-  batchMatMulF32, defaultThreads, gemmThreads, gemmThreadStats, gemmThreadsReady, releaseBackend, setGemmThreads,
+  batchMatMulF32, cpuQuota, defaultThreads, gemmThreads, parseCpuMax, gemmThreadStats, gemmThreadsReady, releaseBackend, setGemmThreads,
   THREAD_MIN_FLOPS, threadsFromEnv, useBackend,
 } from '../src/backend/index.js';
 
@@ -121,12 +121,18 @@ describe('threaded GEMM', () => {
     assert.equal(gemmThreadStats().workers, 2, 'the pool started for 3 threads keeps its 2 workers, no more');
   });
 
-  it('LORA_LAB_THREADS: a count, the default, and a one-line error naming a bad value', () => {
+  it('LORA_LAB_THREADS: a count, the default (cores, container quota, 8), a one-line error naming a bad value', () => {
     assert.equal(threadsFromEnv('1'), 1);
     assert.equal(threadsFromEnv(' 4 '), 4);
     assert.equal(threadsFromEnv(undefined), defaultThreads());
     assert.equal(threadsFromEnv(''), defaultThreads());
-    assert.equal(defaultThreads(), Math.min(8, os.availableParallelism()));
+    const quota = cpuQuota();
+    assert.equal(defaultThreads(), Math.min(8, os.availableParallelism(), Math.ceil(quota ?? Infinity)));
+    // A container's CPU quota: cgroup v2's cpu.max, or v1's quota and period joined the same way.
+    assert.equal(parseCpuMax('200000 100000\n'), 2);
+    assert.equal(parseCpuMax('150000 100000'), 1.5);
+    assert.equal(parseCpuMax('max 100000'), undefined);
+    assert.equal(parseCpuMax('-1 100000'), undefined);
     for (const bad of ['0', '-2', '1.5', 'four', '1000']) {
       assert.throws(() => threadsFromEnv(bad), (e: Error) => {
         assert.match(e.message, new RegExp(`^LORA_LAB_THREADS='${bad}' is not a thread count: set a whole number`));

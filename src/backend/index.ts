@@ -15,7 +15,9 @@ export {
   gemmThreads, setGemmThreads, startGemmThreads, gemmThreadStats, gemmThreadsReady, THREAD_MIN_FLOPS, type GemmThreadStats,
   type GemmThreadOptions,
 } from './gemm.js';
-export { threadsFromEnv, defaultThreads, DEFAULT_THREAD_CAP, DEFAULT_WORKER_SPIN_US } from './gemm-threads.js';
+export {
+  threadsFromEnv, defaultThreads, cpuQuota, parseCpuMax, DEFAULT_THREAD_CAP, DEFAULT_WORKER_SPIN_US,
+} from './gemm-threads.js';
 export { patchWebgpuAddN } from './webgpu-addn.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] as const;
@@ -32,7 +34,7 @@ export interface BackendInfo {
   readonly adapter?: string;
   /** For wasm and cpu: matMul runs on lora-lab's WebAssembly SIMD GEMM (fast-matmul.ts) rather than the backend's own. */
   readonly fastMatMul?: boolean;
-  /** With fastMatMul: the threads a large product runs on (LORA_LAB_THREADS, else the cores, at most 8). */
+  /** With fastMatMul: the threads a large product runs on (LORA_LAB_THREADS, else the cores up to 8: README). */
   readonly threads?: number;
 }
 
