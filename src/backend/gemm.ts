@@ -3,9 +3,8 @@
 // 2008 ("Anatomy of high-performance matrix multiplication"): pack A into 4-row and B into 8-column panels,
 // then a 4×8 register-blocked micro-kernel (8 f32x4 accumulators) with K blocked to stay in cache. Large products
 // are shared with worker threads (gemm-threads.ts); every output tile is still computed the same way, by one thread.
-import {
-  DEFAULT_WORKER_SPIN_US, GemmPool, threadsFromEnv, type GemmThreadStats, type Kernels, type SpinOptions,
-} from './gemm-threads.js';
+import { DEFAULT_WORKER_SPIN_US, GemmPool, type GemmThreadStats, type Kernels, type SpinOptions } from './gemm-threads.js';
+import { threadsFromEnv } from './thread-count.js';
 import { kernelModule, MAX_PAGES } from './gemm-kernel.js';
 import { MR, NR, packOperandA, packOperandB, rawFloats, roundUp, type Packers } from './gemm-pack.js';
 

@@ -15,9 +15,8 @@ export {
   gemmThreads, setGemmThreads, startGemmThreads, gemmThreadStats, gemmThreadsReady, THREAD_MIN_FLOPS, type GemmThreadStats,
   type GemmThreadOptions,
 } from './gemm.js';
-export {
-  threadsFromEnv, defaultThreads, cpuQuota, parseCpuMax, DEFAULT_THREAD_CAP, DEFAULT_WORKER_SPIN_US,
-} from './gemm-threads.js';
+export { threadsFromEnv, defaultThreads, cpuQuota, parseCpuMax, DEFAULT_THREAD_CAP } from './thread-count.js';
+export { DEFAULT_WORKER_SPIN_US } from './gemm-threads.js';
 export { patchWebgpuAddN } from './webgpu-addn.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] as const;
