@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { kernelModule, MAX_PAGES } from '../src/backend/gemm-kernel.js';
+import { GemmPool, type Kernels } from '../src/backend/gemm-threads.js';
 import {
   batchMatMulF32, cpuQuota, defaultThreads, gemmThreads, parseCpuMax, gemmThreadStats, gemmThreadsReady, releaseBackend, setGemmThreads,
   THREAD_MIN_FLOPS, threadsFromEnv, useBackend,
@@ -207,6 +209,19 @@ describe('threaded GEMM', () => {
     });
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /^notebooks: 1 passed, 0 failed$/m);
+  });
+
+  it('a chunk that traps makes the product throw, on any thread, instead of hanging', async () => {
+    const module = new WebAssembly.Module(kernelModule(true));
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    const e = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Kernels;
+    const pool = new GemmPool(module, memory, e);
+    pool.grow(1);
+    assert.equal(await pool.ready(), 1);
+    // A past the end of the 64 KiB memory: every chunk's first load traps.
+    const job = { mTiles: 16, nPanels: 8, K: 64, Kp: 64, kc: 256, mcTiles: 4, aBase: 2 ** 30, aStep: 0, bBase: 0, bStep: 0,
+      cBase: 0, cStep: 0, rowBlocks: 4, groups: 2, groupPanels: 4, total: 8, threads: 2, bias: 0, epilogue: 0 };
+    assert.throws(() => pool.run(job, 1e5), /a chunk of a threaded matMul failed .* set LORA_LAB_THREADS=1/);
   });
 
   it('useBackend names a bad LORA_LAB_THREADS', () => {

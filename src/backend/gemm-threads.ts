@@ -251,7 +251,7 @@ export class GemmPool {
     while (Atomics.load(i32, DONE) < job.total && performance.now() < until);
     for (let d = Atomics.load(i32, DONE); d < job.total; d = Atomics.load(i32, DONE)) Atomics.wait(i32, DONE, d);
     if (Atomics.load(i32, FAILED) !== 0) {
-      throw new Error('a gemm worker thread failed on a chunk: set LORA_LAB_THREADS=1 to multiply on one thread');
+      throw new Error('a chunk of a threaded matMul failed (a WebAssembly trap): set LORA_LAB_THREADS=1 to multiply on one thread');
     }
   }
 
