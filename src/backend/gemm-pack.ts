@@ -42,80 +42,52 @@ function copyRows(
   if (height > rows) mem.fill(0, base + rows * width, base + height * width);
 }
 
-/** A [M, K] into tiles at float offset `dst` of the kernel's memory, using `raw` (rawFloats floats) as scratch. */
-export function packOperandA(
-  mem: Float32Array, p: Packers, a: StridedMatrix, M: number, K: number, dst: number, raw: number,
+/**
+ * An operand into tiles of W rows of its outer index (W = 4: A's rows; W = 8: B's columns) at float offset `dst`:
+ * mem[dst + (t·Kp + k)·W + r] = element (outer t·W + r, k), zero past `outer`; `raw` (rawFloats floats) is scratch.
+ * `outerStride`, `kStride`: how far apart consecutive outer indices and consecutive k are in the operand's data.
+ */
+function packOperand(
+  mem: Float32Array, p: Packers, data: Float32Array, offset: number, outerStride: number, kStride: number,
+  outer: number, K: number, W: 4 | 8, dst: number, raw: number,
 ): void {
-  const Mp = roundUp(M, MR);
+  const outerP = roundUp(outer, W);
   const Kp = roundUp(K, 4);
-  if (a.colStride === 1) {
-    copyRows(mem, raw, a.data, a.offset, a.rowStride, M, K, Kp, Mp); // raw [Mp][Kp]
-    p.packA(raw * 4, dst * 4, Mp / MR, Kp, Kp * 4, Kp * MR * 4);
-  } else if (a.rowStride === 1) {
-    copyRows(mem, raw, a.data, a.offset, a.colStride, K, M, Mp, K); // raw [K][Mp]: A stored transposed
-    p.packAT(raw * 4, dst * 4, Mp / MR, K, Mp * 4, Kp * MR * 4);
+  const count = outerP / W;
+  if (kStride === 1) {
+    // rows of K contiguous floats (A row-major, B stored transposed): raw [outerP][Kp], transposed 4×4 at a time
+    copyRows(mem, raw, data, offset, outerStride, outer, K, Kp, outerP);
+    (W === 4 ? p.packA : p.packBT)(raw * 4, dst * 4, count, Kp, Kp * 4, Kp * W * 4);
+  } else if (outerStride === 1) {
+    // rows of contiguous outer indices (A stored transposed, B row-major): raw [K][outerP], W floats per k
+    copyRows(mem, raw, data, offset, kStride, K, outer, outerP, K);
+    (W === 4 ? p.packAT : p.packB)(raw * 4, dst * 4, count, K, outerP * 4, Kp * W * 4);
   } else {
-    packA(mem, dst, a, M, Mp, K, Kp);
+    packStrided(mem, dst, data, offset, outerStride, kStride, outer, K, W);
   }
 }
 
-/** B [K, N] into panels at float offset `dst`, using `raw` as scratch. */
-export function packOperandB(
-  mem: Float32Array, p: Packers, b: StridedMatrix, N: number, K: number, dst: number, raw: number,
+/** A [M, K] into 4-row tiles at float offset `dst`. */
+export function packOperandA(mem: Float32Array, p: Packers, a: StridedMatrix, M: number, K: number, dst: number, raw: number): void {
+  packOperand(mem, p, a.data, a.offset, a.rowStride, a.colStride, M, K, MR, dst, raw);
+}
+
+/** B [K, N] into 8-column panels at float offset `dst`. */
+export function packOperandB(mem: Float32Array, p: Packers, b: StridedMatrix, N: number, K: number, dst: number, raw: number): void {
+  packOperand(mem, p, b.data, b.offset, b.colStride, b.rowStride, N, K, NR, dst, raw);
+}
+
+/** The same layout in JS, for operands with no unit stride. */
+function packStrided(
+  mem: Float32Array, base: number, data: Float32Array, offset: number, outerStride: number, kStride: number,
+  outer: number, K: number, W: number,
 ): void {
-  const Np = roundUp(N, NR);
+  const outerP = roundUp(outer, W);
   const Kp = roundUp(K, 4);
-  if (b.colStride === 1) {
-    copyRows(mem, raw, b.data, b.offset, b.rowStride, K, N, Np, K); // raw [K][Np]
-    p.packB(raw * 4, dst * 4, Np / NR, K, Np * 4, Kp * NR * 4);
-  } else if (b.rowStride === 1) {
-    copyRows(mem, raw, b.data, b.offset, b.colStride, N, K, Kp, Np); // raw [Np][Kp]: B stored transposed
-    p.packBT(raw * 4, dst * 4, Np / NR, Kp, Kp * 4, Kp * NR * 4);
-  } else {
-    packB(mem, dst, b, N, Np, K, Kp);
-  }
-}
-
-// ---- the JS packers, for operands with no unit stride -----------------------------------------------------
-
-/** mem[base + (ib·Kp + k)·4 + r] = A(ib·4 + r, k), 0 for rows ≥ M. */
-export function packA(
-  mem: Float32Array, base: number, a: StridedMatrix, M: number, Mp: number, K: number, Kp: number,
-): void {
-  const { data, offset, rowStride, colStride } = a;
-  mem.fill(0, base + Math.floor(M / MR) * Kp * MR, base + Mp * Kp); // the last, partial tile
-  if (colStride === 1) {
-    for (let i = 0; i < M; i++) {
-      let dst = base + Math.floor(i / MR) * Kp * MR + (i % MR);
-      let src = offset + i * rowStride;
-      for (let k = 0; k < K; k++, dst += MR, src++) mem[dst] = data[src]!;
-    }
-  } else {
-    // Down the columns: 4 neighbouring rows are rowStride apart (neighbouring floats when A is stored [K, M]).
-    const full = Math.floor(M / MR);
-    for (let k = 0; k < K; k++) {
-      let src = offset + k * colStride;
-      let dst = base + k * MR;
-      for (let ib = 0; ib < full; ib++, dst += Kp * MR, src += MR * rowStride) {
-        mem[dst] = data[src]!;
-        mem[dst + 1] = data[src + rowStride]!;
-        mem[dst + 2] = data[src + 2 * rowStride]!;
-        mem[dst + 3] = data[src + 3 * rowStride]!;
-      }
-      for (let r = 0; r < M - full * MR; r++, src += rowStride) mem[dst + r] = data[src]!;
-    }
-  }
-}
-
-/** mem[base + (jp·Kp + k)·8 + s] = B(k, jp·8 + s), 0 for columns ≥ N. */
-export function packB(
-  mem: Float32Array, base: number, b: StridedMatrix, N: number, Np: number, K: number, Kp: number,
-): void {
-  const { data, offset, rowStride, colStride } = b;
-  mem.fill(0, base + Math.floor(N / NR) * Kp * NR, base + Np * Kp); // the last, partial panel
-  for (let j = 0; j < N; j++) {
-    let dst = base + Math.floor(j / NR) * Kp * NR + (j % NR);
-    let src = offset + j * colStride;
-    for (let k = 0; k < K; k++, dst += NR, src += rowStride) mem[dst] = data[src]!;
+  mem.fill(0, base + Math.floor(outer / W) * Kp * W, base + outerP * Kp); // the last, partial tile
+  for (let o = 0; o < outer; o++) {
+    let dst = base + Math.floor(o / W) * Kp * W + (o % W);
+    let src = offset + o * outerStride;
+    for (let k = 0; k < K; k++, dst += W, src += kStride) mem[dst] = data[src]!;
   }
 }
