@@ -38,6 +38,7 @@ export interface Epilogue {
   bias?: Float32Array;
   relu?: boolean;
 }
+
 /** The single-threaded path's instance (its own memory) and the threaded path's (a shared memory). */
 let plain: Instance | null | undefined;
 let shared: Instance | null | undefined;
@@ -184,7 +185,7 @@ function multiply(
   epi: Epilogue,
 ): void {
   const threads = gemmThreads();
-  if (threads > 1 && pool === undefined) startGemmThreads();
+  if (threads > 1 && shared === undefined) startGemmThreads(); // once: then the pool exists, or shared memory does not
   const inst = threads > 1 && shared ? shared : plainInstance();
   if (inst === null) throw new Error('WebAssembly SIMD is not available here: use the backend matMul instead');
   if (M === 0 || N === 0 || batch === 0) return;
