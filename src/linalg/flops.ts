@@ -70,5 +70,6 @@ export function randomizedSvdFlops(
   const orthonormalization = (q + 1) * gramSchmidt(m) + q * gramSchmidt(n);
   const recombination = 2 * m * l * k;
   const smallSvd = svdFlops(l, n);
-  return { l, products, orthonormalization, recombination, smallSvd, total: products + orthonormalization + recombination + smallSvd };
+  const total = products + orthonormalization + recombination + smallSvd;
+  return { l, products, orthonormalization, recombination, smallSvd, total };
 }
