@@ -28,7 +28,7 @@ export interface SvdStage {
 }
 
 export interface SvdStagesOptions extends ChartOptions {
-  /** Width and height of each square panel in px. @default 190 */
+  /** Width and height of each square panel in px. @default 170 */
   panel?: number;
   /** Points on the circle. @default 120 */
   points?: number;
@@ -126,7 +126,7 @@ export function svdStages(f: Svd2, points = 120): SvdStage[] {
 /** The SVD of a 2×2 matrix drawn in four panels, x → Vᵀx → ΣVᵀx → UΣVᵀx, directions in matched colours. */
 export function svdStagesChart(f: Svd2, o: SvdStagesOptions = {}): VegaLiteSpec {
   const stages = svdStages(f, o.points ?? 120);
-  const side = o.panel ?? 190;
+  const side = o.panel ?? 170;
   const reach = Math.max(1, f.sigma[0]!) * 1.3;
   const scale = { domain: [-reach, reach], nice: false };
   const axis = { title: null, tickCount: 5, grid: true, gridColor: '#eee' };
@@ -145,13 +145,15 @@ export function svdStagesChart(f: Svd2, o: SvdStagesOptions = {}): VegaLiteSpec 
       { x: 0, y: 0, t: 0, series: LEGEND[a.direction - 1]! },
       { x: a.x, y: a.y, t: 1, series: LEGEND[a.direction - 1]! },
     ]);
-    // Arrowheads: triangles turned clockwise from "up" to the arrow's heading; labels just past the tip.
+    // Arrowheads: triangles turned clockwise from "up" to the arrow's heading. Labels sit past the tip, their
+    // centre pushed out by half the label's width (about 4 px a character) along the arrow's x direction.
+    const px = (2 * reach) / side; // data units per pixel
     const tips: Row[] = st.arrows.map((a) => ({
       x: a.x,
       y: a.y,
       angle: (Math.atan2(a.unit[0], a.unit[1]) * 180) / Math.PI,
-      lx: a.x + 0.16 * reach * a.unit[0],
-      ly: a.y + 0.16 * reach * a.unit[1],
+      lx: a.x + a.unit[0] * (12 + 4 * a.label.length) * px,
+      ly: a.y + a.unit[1] * 14 * px,
       label: a.label,
       series: LEGEND[a.direction - 1]!,
     }));
