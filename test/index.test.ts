@@ -40,6 +40,7 @@ const PUBLIC = `
   generateTokens
   generationOptions loadPretrained parseHfConfig randomWeights readDir recoverDir sampleToken saveResumable
   setGemmThreads updateDirAtomic
+  SVD_STAGE_COLORS bidiagonalizationFlops pictureChart randomizedSvdFlops svdFlops svdStages svdStagesChart
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {
