@@ -34,6 +34,13 @@ const PUBLIC = `
   svgToPng tableBundle taskValLoss tensorToMatrix textTask tf toFloat32 toPeftJson train truncationError
   uninstallFastMatMul useBackend validateAgainstModel validateClassifierConfig validateGptConfig weightBytes
   weightedDelta writeFileAtomic
+  CausalDecoder Gpt2LmHeadModel HF_WEIGHTS_FILE HF_WEIGHTS_INDEX_FILE HfTokenizer KvCache LlamaForCausalLm
+  PEFT_DEFAULT_TARGETS RmsNorm SUPPORTED_MODEL_TYPES SafetensorsFile THREAD_MIN_FLOPS TiedLmHead WASM_HEAP_BYTES
+  assertModelFits buildPretrained bundledGpt2Tokenizer countParameters gemmThreadStats gemmThreads gemmThreadsReady
+  generateTokens
+  generationOptions loadPretrained parseHfConfig randomWeights readDir recoverDir sampleToken saveResumable
+  setGemmThreads updateDirAtomic
+  SVD_STAGE_COLORS bidiagonalizationFlops pictureChart randomizedSvdFlops svdFlops svdStages svdStagesChart
   classMeans linearForwardFlops nearestMeanShare nightCameraDirections pca pcaProject
 `.trim().split(/\s+/);
 

@@ -173,6 +173,22 @@ export function heatmap(values: ArrayLike<ArrayLike<number>>, o: HeatmapOptions 
   };
 }
 
+/**
+ * A grayscale picture given as rows of brightness values, 1 = white, 0 = black, drawn without axes or legend.
+ * Each cell is also stroked in its own colour, which hides the hairline seams a renderer leaves between cells.
+ */
+export function pictureChart(values: ArrayLike<ArrayLike<number>>, o: ChartOptions = {}): VegaLiteSpec {
+  const spec = heatmap(values, { ...o, bare: true });
+  // Linear in RGB from black to white, as a PNG of 255·v would be; the 'greys' scheme ends at light and dark grey.
+  const scale = { domain: [0, 1], range: ['black', 'white'], interpolate: 'rgb' };
+  const gray = { field: 'v', type: 'quantitative', scale, legend: null };
+  return {
+    ...spec,
+    mark: { type: 'rect', strokeWidth: 0.6 },
+    encoding: { ...(spec['encoding'] as Record<string, unknown>), color: gray, stroke: gray },
+  };
+}
+
 /** Charts side by side (`hconcat`) or stacked (`vconcat`), each keeping its own data. */
 export function concatCharts(specs: VegaLiteSpec[], direction: 'h' | 'v' = 'h', title?: string): VegaLiteSpec {
   const strip = (s: VegaLiteSpec): VegaLiteSpec => {

@@ -23,6 +23,8 @@ export {
   type SeedOrRng,
 } from './random.js';
 export { randomizedSvd, type RandomizedSvdOptions } from './rsvd.js';
+export { svdFlops, bidiagonalizationFlops, randomizedSvdFlops, type RandomizedSvdFlops } from './flops.js';
+export { type FlopCounter } from './dense.js';
 export {
   subspaceSimilarity,
   subspaceSimilarityGrid,
