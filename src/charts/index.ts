@@ -3,3 +3,5 @@ export * from './spec.js';
 export { renderSvg, renderPng, svgToPng, type PngOptions } from './render.js';
 export { saveChart } from './save.js';
 export { spreadChart, type SpreadOptions } from './spread.js';
+export { loraBlockDiagram, loraBlockGeometry, type LoraBlockOptions } from './lora-block.js';
+export { matrixEquation, type EquationTerm, type MatrixEquationOptions } from './matrix-equation.js';
