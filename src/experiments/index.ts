@@ -43,3 +43,12 @@ export {
 } from './experiment.js';
 export { amplification, LORA_PAPER_TABLE_7, type Amplification } from './analysis.js';
 export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
+export {
+  denseLayerPaths,
+  denseWeights,
+  writeDenseWeights,
+  weightDeltas,
+  updateSpectra,
+  truncatedUpdateSweep,
+  type LayerUpdate,
+} from './weight-update.js';
