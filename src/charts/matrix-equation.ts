@@ -133,7 +133,7 @@ export function matrixEquation(terms: EquationTerm[], o: MatrixEquationOptions =
         },
       },
       text(labels, 12),
-      text(operators, 22),
+      text(operators, 26),
     ],
   };
 }
