@@ -41,6 +41,8 @@ const PUBLIC = `
   generationOptions loadPretrained parseHfConfig randomWeights readDir recoverDir sampleToken saveResumable
   setGemmThreads updateDirAtomic
   SVD_STAGE_COLORS bidiagonalizationFlops pictureChart randomizedSvdFlops svdFlops svdStages svdStagesChart
+  denseLayerPaths denseWeights loraBlockDiagram loraBlockGeometry matrixEquation naturalOrder truncatedUpdateSweep
+  updateSpectra weightDeltas writeDenseWeights
   classMeans linearForwardFlops nearestMeanShare nightCameraDirections pca pcaProject
 `.trim().split(/\s+/);
 

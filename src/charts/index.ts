@@ -6,3 +6,5 @@ export { spreadChart, type SpreadOptions } from './spread.js';
 export {
   svdStages, svdStagesChart, SVD_STAGE_COLORS, type Matrix2, type Svd2, type SvdStage, type SvdStagesOptions,
 } from './svd-stages.js';
+export { loraBlockDiagram, loraBlockGeometry, type LoraBlockOptions } from './lora-block.js';
+export { matrixEquation, type EquationTerm, type MatrixEquationOptions } from './matrix-equation.js';
