@@ -22,7 +22,7 @@ const PUBLIC = `
   gelu generate getLayer gptConfig gptStepFlops grid heatmap injectLora installFastMatMul interleavedMedians isAllLinear
   isLayersModel isLoraLayer isQuantized learningRate lineChart lmBatch lmLoss loadAdapter loadCheckpoint
   loadClassifier loadGpt loadLayersModel loadTrainingState loraConfig loraParamsPerRank loraScaling
-  lowRankApprox lowRankTask makeExamples maskedCrossEntropy matchedGaussian matchesTarget matrixToTensor
+  lossMaskChart   lowRankApprox lowRankTask makeExamples maskedCrossEntropy maskedTargets matchedGaussian matchesTarget matrixToTensor
   maxAbsDiff maxPromptLength maxRecordTokens median mixSeed namedWeights nightCameraMatrix notebookProgress
   optimizerStateBytes paramCounts parseBackendName pngSize prescribedSpectrum pretrainClassifier pretrainGpt
   profiledMatMuls   promptTokens quantizationError quantizeBase quantizeDense quantizeKernel quantizeWeight quantizedBytes
