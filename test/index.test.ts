@@ -19,13 +19,16 @@ const PUBLIC = `
   dequantizeWeight effectiveRank encodeSafetensors energy entropyEffectiveRank evaluateTask exactMatch
   exampleAt f32Tensor fastMatMulInstalled finetuneGpt fitLowRank folderHandler formatBytes formatDuration
   formatEta formatProgress formatProgressBar formatStep frobeniusError frobeniusNorm fromPeftJson fullFineTune
-  gelu generate getLayer gptConfig gptStepFlops grid heatmap injectLora installFastMatMul interleavedMedians isAllLinear
+  gelu generate getLayer gptConfig gptStepFlops grid heatmap injectLora installFastMatMul interleavedMedians
+  isAllLinear
   isLayersModel isLoraLayer isQuantized learningRate lineChart lmBatch lmLoss loadAdapter loadCheckpoint
   loadClassifier loadGpt loadLayersModel loadTrainingState loraConfig loraParamsPerRank loraScaling
-  lossMaskChart   lowRankApprox lowRankTask makeExamples maskedCrossEntropy maskedTargets matchedGaussian matchesTarget matrixToTensor
+  lossMaskChart lowRankApprox lowRankTask makeExamples maskedCrossEntropy maskedTargets matchedGaussian
+  matchesTarget matrixToTensor
   maxAbsDiff maxPromptLength maxRecordTokens median mixSeed namedWeights nightCameraMatrix notebookProgress
   optimizerStateBytes paramCounts parseBackendName pngSize prescribedSpectrum pretrainClassifier pretrainGpt
-  profiledMatMuls   promptTokens quantizationError quantizeBase quantizeDense quantizeKernel quantizeWeight quantizedBytes
+  profiledMatMuls promptTokens quantizationError quantizeBase quantizeDense quantizeKernel quantizeWeight
+  quantizedBytes
   randomGaussian randomOrthogonal randomizedSvd rankForBudget readAdapter readModelArtifacts reconstruct
   recordText registerFileHandlers relativeError releaseBackend renderPng renderSvg replaceDirAtomic
   resolveTargets runExperiment runSweep saveAdapter saveChart saveCheckpoint saveLayersModel saveTrainingState
