@@ -5,14 +5,15 @@ import assert from 'node:assert/strict';
 import * as api from '../src/index.js';
 
 const PUBLIC = `
-  ANIMALS ANIMAL_FEATURES Adam BACKENDS BOS BUNDLED_ADAPTERS BUNDLED_CHECKPOINTS BackendUnavailableError
+  ANIMALS ANIMAL_FEATURES Adam BACKENDS BLOCK_PROJECTIONS BOS BUNDLED_ADAPTERS BUNDLED_CHECKPOINTS BackendUnavailableError
   CHART_PNG_SCALE CHECKPOINT_CONFIG_FILE CHECKPOINT_WEIGHTS_FILE CLASSIFIER_PRESETS CONFIG_FILE CharTokenizer
   CheckError Conv1D DEFAULT_CHARS DEFAULT_LORA DTYPE_SIZE EOS GPT_PRESETS Gpt KEY_PREFIX LORA_DEFAULTS
   LORA_PAPER_TABLE_7 LayerNorm LayersModelTree LiveOutput LoraBranch LoraDense LoraEmbedding LoraModel
   LoraQuantizedDense MIN_SEEDS MODEL_JSON Matrix MlpClassifier NF4_CODE NonFiniteLossError OPTIMIZER_FILE
   OUTPUT_HEAD_NAMES PAD PeakMemory PositionEmbedding QuantizedDense SEPARATOR SUPPORTED_BASE_CLASSES
   SequentialTree TEXT_TASKS TRAINER_STATE_FILE TokenEmbedding WEIGHTS_BIN WEIGHTS_FILE accuracy adapterDeltas
-  adapterDir addWeightedAdapter allVariables amplification animalData asMatrix asParamGroups barChart batchAt
+  adapterDir addWeightedAdapter allVariables amplification animalData asMatrix asParamGroups attentionBlockDiagram
+  barChart batchAt
   batchTensors bestBy bitsPerWeight blockPaths blockScales bundledAdapter bundledCheckpoint causalMask
   chartBase chartOutput check checkClose classCrossEntropy classifierAccuracy combineFactors combinedRank
   compareSeeds concatCharts countParams createRng currentBackend dataPath decodeSafetensors demoPicture
