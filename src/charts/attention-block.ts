@@ -16,7 +16,8 @@ export const BLOCK_PROJECTIONS = [
 export type BlockProjection = (typeof BLOCK_PROJECTIONS)[number]['name'];
 
 export interface AttentionBlockOptions extends ChartOptions {
-  /** Modules LoRA adapts: names (`q_proj`) or module paths (`layers.0.self_attn.q_proj`). @default ['q_proj', 'v_proj'] */
+  /** Modules LoRA adapts: names (`q_proj`) or module paths (`layers.0.self_attn.q_proj`).
+   *  @default ['q_proj', 'v_proj'] */
   targets?: readonly string[];
   /** d: the residual stream's width; when given, each matrix shows its shape [d_out × d_in]. */
   dModel?: number;
@@ -39,7 +40,9 @@ export function blockTargets(targets: readonly string[]): Set<BlockProjection> {
   for (const t of targets) {
     const name = t.split('.').at(-1)!;
     if (!names.includes(name)) {
-      throw new Error(`attentionBlockDiagram: target '${t}' is not a matrix of the block; use some of ${names.join(', ')}`);
+      throw new Error(
+        `attentionBlockDiagram: target '${t}' is not a matrix of the block; use some of ${names.join(', ')}`,
+      );
     }
     out.add(name as BlockProjection);
   }
@@ -51,7 +54,9 @@ export function blockTargets(targets: readonly string[]): Set<BlockProjection> {
 const MID = 22;
 const QKV = [7, 22, 37];
 const TEXT_X = 47;
-const ROWS = { input: 2, ln1: 9, qkv: 19, att: 31, o: 43, add1: 50.5, ln2: 57, up: 66, gelu: 74, down: 82, add2: 89.5, out: 96 };
+const ROWS = {
+  input: 2, ln1: 9, qkv: 19, att: 31, o: 43, add1: 50.5, ln2: 57, up: 66, gelu: 74, down: 82, add2: 89.5, out: 96,
+};
 const H = 3.6; // half the height of a projection's box (two lines: name, shape)
 
 export function attentionBlockDiagram(o: AttentionBlockOptions = {}): VegaLiteSpec {
@@ -116,7 +121,11 @@ export function attentionBlockDiagram(o: AttentionBlockOptions = {}): VegaLiteSp
     { x: TEXT_X, y: ROWS.qkv + 3.5, text: `q_proj – ${roleOf('q_proj')}` },
     { x: TEXT_X, y: ROWS.qkv, text: `k_proj – ${roleOf('k_proj')}` },
     { x: TEXT_X, y: ROWS.qkv - 3.5, text: `v_proj – ${roleOf('v_proj')}` },
-    { x: TEXT_X, y: ROWS.att, text: "each token takes a mix of earlier tokens' v,\nweighted by how well its q matches their k" },
+    {
+      x: TEXT_X,
+      y: ROWS.att,
+      text: "each token takes a mix of earlier tokens' v,\nweighted by how well its q matches their k",
+    },
     { x: TEXT_X, y: ROWS.o, text: `o_proj – ${roleOf('o_proj')}` },
     { x: TEXT_X, y: ROWS.up, text: `up_proj – ${roleOf('up_proj')}` },
     { x: TEXT_X, y: ROWS.gelu, text: "LoRA on these two is FFN LoRA (part of 'all-linear')" },
@@ -155,7 +164,9 @@ export function attentionBlockDiagram(o: AttentionBlockOptions = {}): VegaLiteSp
             scale: { ...kinds, range: BLOCK_KINDS.map((k) => k.colour) },
             legend: { orient: 'bottom', direction: 'horizontal', labelLimit: 0 },
           },
-          stroke: { field: 'kind', type: 'nominal', title: null, scale: { ...kinds, range: BLOCK_KINDS.map((k) => k.stroke) } },
+          stroke: {
+            field: 'kind', type: 'nominal', title: null, scale: { ...kinds, range: BLOCK_KINDS.map((k) => k.stroke) },
+          },
         },
       },
       ...[false, true].map((two) =>
@@ -170,7 +181,9 @@ export function attentionBlockDiagram(o: AttentionBlockOptions = {}): VegaLiteSp
         text(notes.filter((n) => n['angle'] === undefined && String(n['text']).includes('\n') === two), {
           align: 'left', color: '#333333', dy: two ? -7 : 0,
         })),
-      text(notes.filter((n) => n['angle'] !== undefined), { align: 'center', angle: 270, color: '#888888', fontSize: 10 }),
+      text(notes.filter((n) => n['angle'] !== undefined), {
+        align: 'center', angle: 270, color: '#888888', fontSize: 10,
+      }),
     ],
   };
 }

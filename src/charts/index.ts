@@ -4,4 +4,6 @@ export { renderSvg, renderPng, svgToPng, type PngOptions } from './render.js';
 export { saveChart } from './save.js';
 export { spreadChart, type SpreadOptions } from './spread.js';
 export { lossMaskChart, type MaskedRow, type LossMaskOptions } from './loss-mask.js';
-export { attentionBlockDiagram, BLOCK_PROJECTIONS, type AttentionBlockOptions, type BlockProjection } from './attention-block.js';
+export {
+  attentionBlockDiagram, BLOCK_PROJECTIONS, type AttentionBlockOptions, type BlockProjection,
+} from './attention-block.js';

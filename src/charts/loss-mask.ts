@@ -44,7 +44,9 @@ export function lossMaskCells(rows: readonly MaskedRow[], padToken = '<pad>'): R
     }
     row.tokens.forEach((token, t) => {
       const m = row.mask[t]!;
-      if (m !== 0 && m !== 1) throw new Error(`lossMaskChart: mask of record ${i} at position ${t} is ${m}; use 0 or 1`);
+      if (m !== 0 && m !== 1) {
+        throw new Error(`lossMaskChart: mask of record ${i} at position ${t} is ${m}; use 0 or 1`);
+      }
       if (token === padToken && m === 1) {
         throw new Error(`lossMaskChart: record ${i} counts padding at position ${t}: a pad token's mask must be 0`);
       }
@@ -60,7 +62,9 @@ export function lossMaskChart(rows: readonly MaskedRow[], o: LossMaskOptions = {
   const cells = lossMaskCells(rows, o.padToken ?? '<pad>');
   const cell = o.cellSize ?? 22;
   const positions = Math.max(...rows.map((r) => r.tokens.length));
-  const x = { field: 'position', type: 'ordinal', title: 'position (the token predicted there)', axis: { labelAngle: 0 } };
+  const x = {
+    field: 'position', type: 'ordinal', title: 'position (the token predicted there)', axis: { labelAngle: 0 },
+  };
   const y = { field: 'record', type: 'ordinal', title: 'record' };
   return {
     ...chartBase({ width: positions * cell, height: rows.length * cell, ...o }),
@@ -76,7 +80,8 @@ export function lossMaskChart(rows: readonly MaskedRow[], o: LossMaskOptions = {
             title: null,
             scale: { domain: LOSS_MASK_KINDS.map((k) => k.kind), range: LOSS_MASK_KINDS.map((k) => k.colour) },
             legend: {
-              orient: 'bottom', direction: 'horizontal', labelLimit: 0, symbolStrokeColor: '#bbbbbb', symbolStrokeWidth: 0.5,
+              orient: 'bottom', direction: 'horizontal', labelLimit: 0,
+              symbolStrokeColor: '#bbbbbb', symbolStrokeWidth: 0.5,
             },
           },
           tooltip: [
@@ -92,7 +97,10 @@ export function lossMaskChart(rows: readonly MaskedRow[], o: LossMaskOptions = {
         encoding: {
           text: { field: 'text', type: 'nominal' },
           // a character fills its cell; a word (eos) is set smaller so that it stays inside
-          size: { condition: { test: 'length(datum.text) > 1', value: Math.round(cell * 0.4) }, value: Math.round(cell * 0.55) },
+          size: {
+            condition: { test: 'length(datum.text) > 1', value: Math.round(cell * 0.4) },
+            value: Math.round(cell * 0.55),
+          },
         },
       },
     ],

@@ -11,7 +11,7 @@ export interface StepFlops {
   forward: number;
   /** Backprop through activations (dx = dy·Wᵀ, and attention's inputs): needed wherever something below trains. */
   inputGrads: number;
-  /** Gradients of the trained weights (dW = xᵀ·dy): every kernel and table for full fine-tuning, A and B for LoRA. */
+  /** Gradients of the trained weights (dW = xᵀ·dy): every kernel and table in full fine-tuning, A and B in LoRA. */
   weightGrads: number;
   /** forward + inputGrads + weightGrads. */
   total: number;
@@ -47,7 +47,9 @@ export function gptStepFlops(config: GptConfig, shape: StepShape): StepFlops {
   const full = lora === undefined;
   const wrapped = new Set(lora?.modules ?? []);
   if (lora !== undefined) {
-    if (!Number.isInteger(lora.r) || lora.r < 1) throw new Error(`gptStepFlops: r must be a positive integer, got ${lora.r}`);
+    if (!Number.isInteger(lora.r) || lora.r < 1) {
+      throw new Error(`gptStepFlops: r must be a positive integer, got ${lora.r}`);
+    }
     for (const m of wrapped) {
       const hit = LINEAR.exec(m);
       if (hit === null || (hit[2] !== undefined && Number(hit[2]) >= nLayers)) {
@@ -120,7 +122,9 @@ const MATMUL_KERNELS = new Set(['BatchMatMul', '_FusedMatMul']);
  * the measured counterpart of gptStepFlops. For an output [..., m, n] and a first input whose last two dimensions
  * hold m·k numbers (transposed or not), the product costs 2·batch·m·k·n.
  */
-export async function profiledMatMuls(fn: () => void | Promise<void>): Promise<{ flops: number; kernels: MatMulKernel[] }> {
+export async function profiledMatMuls(
+  fn: () => void | Promise<void>,
+): Promise<{ flops: number; kernels: MatMulKernel[] }> {
   const info = await tf.profile(async () => {
     await fn();
   });
