@@ -21,3 +21,4 @@ export {
   type FullFineTuneOptions,
 } from './lowrank-task.js';
 export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
+export { trainingStepPair, type StepPair, type StepPairOptions } from './step-cost.js';
