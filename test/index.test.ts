@@ -35,7 +35,8 @@ const PUBLIC = `
   resolveTargets runExperiment runSweep saveAdapter saveChart saveCheckpoint saveLayersModel saveTrainingState
   scatterChart seededRandom shareOfBest showChart showMarkdown showTable sigmaMatrix singularValues
   spectralError spectralNorm splitOf spread spreadBy spreadChart subspaceSimilarity subspaceSimilarityGrid svd
-  svgToPng tableBundle taskValLoss tensorToMatrix textTask tf toFloat32 toPeftJson train trainingStepPair truncationError
+  svgToPng tableBundle taskValLoss tensorToMatrix textTask tf toFloat32 toPeftJson train trainingStepPair
+  truncationError
   uninstallFastMatMul useBackend validateAgainstModel validateClassifierConfig validateGptConfig weightBytes
   weightedDelta writeFileAtomic
 `.trim().split(/\s+/);
