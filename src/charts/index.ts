@@ -8,3 +8,7 @@ export {
 } from './svd-stages.js';
 export { loraBlockDiagram, loraBlockGeometry, type LoraBlockOptions } from './lora-block.js';
 export { matrixEquation, type EquationTerm, type MatrixEquationOptions } from './matrix-equation.js';
+export { lossMaskChart, type MaskedRow, type LossMaskOptions } from './loss-mask.js';
+export {
+  attentionBlockDiagram, BLOCK_PROJECTIONS, type AttentionBlockOptions, type BlockProjection,
+} from './attention-block.js';

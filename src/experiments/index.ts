@@ -32,3 +32,4 @@ export {
 } from './weight-update.js';
 export { linearForwardFlops } from './layer-flops.js';
 export { classMeans, nearestMeanShare } from './class-means.js';
+export { trainingStepPair, type StepPair, type StepPairOptions } from './step-cost.js';
