@@ -18,7 +18,7 @@ export { LoraDense, type LoraDenseArgs } from './layer.js';
 export { LoraEmbedding, type LoraEmbeddingArgs } from './embedding.js';
 export { LoraQuantizedDense, type LoraQuantizedDenseArgs } from './quantized.js';
 export { SUPPORTED_BASE_CLASSES } from './dispatch.js';
-export { resolveTargets, peftDefaultTargets, withModelDefaults } from './targets.js';
+export { resolveTargets } from './targets.js';
 export { LoraModel, injectLora, type Unloaded } from './model.js';
 export { injectionReport, type InjectionRow } from './report.js';
 export {

@@ -1,4 +1,4 @@
-// Public API of src/train: Adam/AdamW, the training loop, masked SFT loss, evaluation, memory accounting,
+// Public API of src/train: Adam/AdamW, the training loop, masked SFT loss, evaluation, memory and FLOP accounting,
 // resumable training state, and SFT of Hugging Face models on JSONL data.
 export { Adam, type AdamOptions } from './adam.js';
 export { asParamGroups, allVariables, type ParamGroup } from './params.js';
@@ -7,6 +7,7 @@ export { maskedCrossEntropy, classCrossEntropy } from './loss.js';
 export { batchTensors, lmLoss, type TrainableLm } from './sft.js';
 export { exactMatch, accuracy, type ExactMatchResult } from './eval.js';
 export { countParams, optimizerStateBytes, PeakMemory, formatBytes } from './memory.js';
+export { gptStepFlops, profiledMatMuls, type StepFlops, type StepShape, type MatMulKernel } from './flops.js';
 export { formatProgress, formatProgressBar, formatEta } from './format.js';
 export {
   pretrainGpt,
@@ -32,15 +33,5 @@ export {
   type FinetuneOptions,
   type FinetuneResult,
 } from './finetune.js';
-export {
-  type SftRecord,
-  type SftData,
-  type SftDataOptions,
-  tokenizeExample,
-  learnedTokens,
-  prepareSftData,
-  sftBatch,
-  sftBatchAt,
-  sftLoss,
-} from './sft-data.js';
+export { type SftRecord, type SftData, type SftDataOptions, prepareSftData, sftLoss } from './sft-data.js';
 export { finetuneHf, DEFAULT_HF_LORA, type HfFinetuneOptions } from './finetune-hf.js';
