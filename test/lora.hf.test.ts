@@ -13,26 +13,12 @@ import { injectLora, loadAdapter, saveAdapter } from '../src/lora/index.js';
 import { parseSafetensorsHeader } from '../src/io/safetensors.js';
 import { Gpt } from '../src/models/gpt.js';
 import { gptConfig } from '../src/models/config.js';
-import { buildHfFixtures, goldenLogits } from './helpers/hf-fixtures.js';
+import { buildHfFixtures, goldenLogits, logitsOf, maxAbsDiff } from './helpers/hf-fixtures.js';
 
 const golden = goldenLogits();
 let root = '';
 let cleanup = () => {};
 let tmp = '';
-
-function maxAbsDiff(a: number[][][], b: number[][][]): number {
-  let m = 0;
-  a.forEach((s, i) => s.forEach((r, j) => r.forEach((v, k) => (m = Math.max(m, Math.abs(v - b[i]![j]![k]!))))));
-  return m;
-}
-
-async function logitsOf(model: HfCausalLm, ids: number[][]): Promise<number[][][]> {
-  const x = tf.tensor2d(ids, undefined, 'int32');
-  const y = model.logits(x);
-  const out = (await y.array()) as number[][][];
-  tf.dispose([x, y]);
-  return out;
-}
 
 function sha(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');

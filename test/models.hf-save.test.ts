@@ -13,26 +13,12 @@ import { savePretrained } from '../src/models/hf/save.js';
 import { HfTokenizer } from '../src/models/hf/tokenizer.js';
 import { loadAdapter } from '../src/lora/index.js';
 import { SafetensorsFile } from '../src/io/safetensors-file.js';
-import { buildHfFixtures, goldenLogits } from './helpers/hf-fixtures.js';
+import { buildHfFixtures, goldenLogits, logitsOf, maxAbsDiff } from './helpers/hf-fixtures.js';
 
 const golden = goldenLogits();
 let root = '';
 let cleanup = () => {};
 let tmp = '';
-
-function maxAbsDiff(a: number[][][], b: number[][][]): number {
-  let m = 0;
-  a.forEach((s, i) => s.forEach((r, j) => r.forEach((v, k) => (m = Math.max(m, Math.abs(v - b[i]![j]![k]!))))));
-  return m;
-}
-
-async function logitsOf(model: HfCausalLm, ids: number[][]): Promise<number[][][]> {
-  const x = tf.tensor2d(ids, undefined, 'int32');
-  const y = model.logits(x);
-  const out = (await y.array()) as number[][][];
-  tf.dispose([x, y]);
-  return out;
-}
 
 describe('savePretrained', () => {
   before(async () => {

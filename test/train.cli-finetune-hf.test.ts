@@ -8,7 +8,6 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { finetuneCommand } from '../src/cli/finetune.js';
 import { parseHfFinetuneFlags } from '../src/cli/finetune-hf.js';
 import { UsageError } from '../src/cli/command.js';
 import { decodeSafetensors } from '../src/io/index.js';
@@ -21,26 +20,14 @@ import { loadAdapter } from '../src/lora/index.js';
 import { readJsonl } from '../src/data/jsonl.js';
 import { prepareSftData, sftLoss } from '../src/train/sft-data.js';
 import { buildHfFixtures } from './helpers/hf-fixtures.js';
+import { runFinetune } from './helpers/run-finetune.js';
 
 let root = '';
 let gpt2 = '';
 let fixtures = { root: '', cleanup: () => {} };
 const log = console.log;
 
-async function run(args: string[], onLine?: (l: string) => void): Promise<{ code: number; lines: string[] }> {
-  const lines: string[] = [];
-  console.log = (...a: unknown[]) => {
-    for (const l of a.join(' ').split('\n')) {
-      lines.push(l);
-      onLine?.(l);
-    }
-  };
-  try {
-    return { code: await finetuneCommand.run(args), lines };
-  } finally {
-    console.log = log;
-  }
-}
+const run = runFinetune;
 
 async function logitsOf(model: HfCausalLm, ids: number[][]): Promise<Float32Array> {
   const x = tf.tensor2d(ids, undefined, 'int32');
