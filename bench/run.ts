@@ -4,7 +4,8 @@
 // peer (bench/torch_peer.py) on the same GPT, batch, LoRA config and thread count when torch imports; ratio tables
 // plus a JSON file. The per-backend sections run lora-lab's GEMM on --threads threads (default 1, like the peer).
 // Run: npx tsx bench/run.ts [--quick] [--backends wasm,webgpu|all] [--preset bench] [--batch 32] [--threads 1]
-// `--hf` runs bench/hf.ts instead: a GPT-2-small-shaped Hugging Face model (forward, KV-cached generation, load memory).
+// `--hf` runs bench/hf.ts instead: a GPT-2-small-shaped Hugging Face model (forward, the LoRA training step beside its
+// PyTorch peer, KV-cached generation, load memory).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -367,8 +368,9 @@ function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
         [
           'usage: npm run bench -- [--quick] [--backends LIST|all] [--all] [--no-train] [--no-threads] [--preset NAME] [--batch N]',
           '                        [--threads N] [--no-torch] [--sizes 128,256,...] [--svd-sizes 256,512] [--out FILE.json]',
-          '       npm run bench -- --hf [--backend wasm] [--quick] [--out FILE.json]',
-          '--hf         GPT-2-small-shaped Hugging Face model: forward ms, generation tok/s with/without KV cache, load peak memory',
+          '       npm run bench -- --hf [--backend wasm] [--quick] [--no-torch] [--torch-device cpu|cuda] [--out FILE.json]',
+          '--hf         GPT-2-small-shaped Hugging Face model: forward ms, LoRA training step (r 8 on c_attn, batch 4 × 128) beside',
+          '             PyTorch (and transformers + PEFT where installed), generation tok/s with/without KV cache, load peak memory',
           '--quick      a 1-2 minute subset (matMul 256/512; training only on the backend auto picks)',
           '--backends   node-gpu,node,webgpu,wasm,wasm-stock,cpu,cpu-stock (default all that load)',
           '--all        also time training on cpu-stock (about 40 s per step here)',

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one-command GPU check: on a Linux x86-64 machine with a GPU and a Vulkan driver, but no internet, Node.js or
-# npm, runs the lora-lab benchmark and a larger-preset fine-tune on webgpu from the bundle that
-# scripts/pack-gpu-bundle.sh made (gpu-bundle/), and writes everything into one folder: $OUT, else ./gpu-check-out.
+# npm, runs the lora-lab benchmark, a larger-preset fine-tune and the GPT-2-small LoRA training step on webgpu (beside
+# PyTorch, and transformers + PEFT, on the same GPU when python3 has them) from the bundle that
+# scripts/pack-gpu-bundle.sh made (gpu-bundle/); where python3 imports transformers and peft it also runs the
+# interop check (scripts/interop-export.ts, then scripts/interop-check.py); everything goes to $OUT, else ./gpu-check-out.
 #   bash scripts/gpu-check.sh [--tiny]     (--tiny: a short rehearsal with tiny sizes, e.g. on lavapipe)
 set -uo pipefail
 
@@ -99,5 +101,33 @@ say "fine-tune: node finetune.mjs ${FT[*]}"
 timeout "$LIMIT" "${NODE[@]}" finetune.mjs --backend webgpu "${FT[@]}" --out "$OUT/finetune.json" > "$OUT/finetune.txt" 2>&1 || ft_status=$?
 say "  exit $ft_status"
 tail -n 4 "$OUT/finetune.txt" | tee -a "$LOG"
-[ "$status" = 0 ] && [ "$ft_status" = 0 ] || die "a run failed (bench exit $status, fine-tune exit $ft_status): see $OUT/*.txt"
-say "done: results in $OUT (bench.txt/json, finetune.txt/json, machine.txt)"
+
+# ---- GPT-2 small: the LoRA step on webgpu, and the PyTorch / PEFT peer on the same GPU -------------------------
+PY=${LORA_LAB_PYTHON:-python3}
+TORCH_DEVICE=cpu
+"$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1 && TORCH_DEVICE=cuda
+HF=(--hf --backend webgpu --torch-device "$TORCH_DEVICE")
+[ "$TINY" = 1 ] && HF+=(--quick)
+hf_status=0
+say "GPT-2 small: node bench.mjs ${HF[*]}"
+LORA_LAB_PYTHON="$PY" timeout "$LIMIT" "${NODE[@]}" bench.mjs "${HF[@]}" --out "$OUT/hf.json" > "$OUT/hf.txt" 2>&1 || hf_status=$?
+say "  exit $hf_status"
+sed -n '/^LoRA training step/,/^$/p' "$OUT/hf.txt" | tee -a "$LOG"
+
+# ---- interop with transformers + PEFT, where python3 has them --------------------------------------------------
+interop_status=0
+if "$PY" -c 'import transformers, peft' >/dev/null 2>&1; then
+  say "interop: lora-lab's tiny checkpoints, adapters and merged folders in transformers + PEFT ($PY)"
+  {
+    timeout "$LIMIT" "${NODE[@]}" interop/interop-export.mjs export "$OUT/interop" &&
+      timeout "$LIMIT" "$PY" interop-check.py "$OUT/interop" &&
+      timeout "$LIMIT" "${NODE[@]}" interop/interop-export.mjs peft-made "$OUT/interop"
+  } > "$OUT/interop.txt" 2>&1 || interop_status=$?
+  say "  exit $interop_status"
+  grep -E '^(ok|FAIL) |checks agree|PEFT-saved adapters' "$OUT/interop.txt" | tee -a "$LOG"
+else
+  say "interop: skipped ($PY cannot import transformers and peft)"
+fi
+[ "$status" = 0 ] && [ "$ft_status" = 0 ] && [ "$hf_status" = 0 ] && [ "$interop_status" = 0 ] ||
+  die "a run failed (bench exit $status, fine-tune $ft_status, GPT-2 small $hf_status, interop $interop_status): see $OUT/*.txt"
+say "done: results in $OUT (bench, finetune, hf, interop .txt/json; machine.txt)"

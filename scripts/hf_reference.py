@@ -1,4 +1,5 @@
-"""PyTorch reference logits for the tiny Hugging Face checkpoints of test/fixtures/hf (float64 throughout).
+"""PyTorch reference logits for the tiny Hugging Face checkpoints of test/fixtures/hf (float64 throughout), without
+and with each fixture's LoRA adapter.
 
 Written from the architectures' definitions as transformers implements them, without transformers itself:
 GPT-2 (modeling_gpt2.py: Conv1D y = x W + b with W [in, out], fused c_attn, learned positions, pre-LayerNorm,
@@ -6,6 +7,11 @@ gelu_new, tied lm_head, scores / sqrt(d_h) and optionally / (layer + 1)) and Lla
 RMSNorm, RoPE with rotate_half and the llama3 frequency scaling of modeling_rope_utils.py, grouped-query
 attention by repeat_kv, SwiGLU MLP, optional q/k/v biases, tied or untied lm_head). safetensors is parsed with
 numpy (8-byte little-endian header length, JSON header, raw little-endian data).
+
+A LoRA adapter in PEFT's layout (Hu et al. 2021, https://arxiv.org/abs/2106.09685; peft/tuners/lora/layer.py) is
+applied by merging it: W' = W + scaling * B @ A with scaling = lora_alpha / r (lora_alpha / sqrt(r) with use_rslora),
+A = <module>.lora_A.weight [r, in], B = <module>.lora_B.weight [out, r]; torch.nn.Linear stores W [out, in], GPT-2's
+Conv1D stores W [in, out] (PEFT's fan_in_fan_out), so there the update is added transposed.
 
 Regenerate the golden file:
   npx tsx test/fixtures/hf/make-hf-fixtures.ts /tmp/hf-fixtures
@@ -174,6 +180,41 @@ def llama_logits(cfg, w, ids):
     return x @ head.T
 
 
+def gpt2_keys(w):
+    """GPT2LMHeadModel's state_dict names: files may lack the `transformer.` prefix."""
+    return {k if k.startswith("transformer.") or k.startswith("lm_head.") else "transformer." + k: v for k, v in w.items()}
+
+
+def apply_adapter(cfg, w, adapter_dir):
+    """The weights with the adapter in `adapter_dir` merged in (see the module docstring)."""
+    with open(os.path.join(adapter_dir, "adapter_config.json")) as f:
+        ac = json.load(f)
+    assert ac["peft_type"] == "LORA" and ac.get("bias", "none") == "none" and not ac.get("use_dora", False)
+    r, alpha = ac["r"], ac["lora_alpha"]
+    scaling = alpha / math.sqrt(r) if ac.get("use_rslora", False) else alpha / r
+    lora = read_safetensors(os.path.join(adapter_dir, "adapter_model.safetensors"))
+    prefix = "base_model.model."
+    modules = sorted({k[len(prefix) :].rsplit(".lora_", 1)[0] for k in lora})
+    w = dict(w)
+    for m in modules:
+        A, B = lora[f"{prefix}{m}.lora_A.weight"], lora[f"{prefix}{m}.lora_B.weight"]
+        assert A.shape[0] == r and B.shape[1] == r
+        delta = scaling * (B @ A)  # [out, in]
+        W = w[m + ".weight"]
+        conv1d = cfg["model_type"] == "gpt2" and m != "lm_head"  # GPT-2's linear modules but lm_head are Conv1D
+        w[m + ".weight"] = W + (delta.T if conv1d else delta)
+        assert w[m + ".weight"].shape == W.shape
+    return w, modules
+
+
+def logits_of(cfg, w, ids):
+    return gpt2_logits(cfg, w, ids) if cfg["model_type"] == "gpt2" else llama_logits(cfg, w, ids)
+
+
+def rounded(t):
+    return [[[float("%.7g" % v) for v in row] for row in seq] for seq in t.tolist()]
+
+
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -183,7 +224,8 @@ def main(root):
     with open(os.path.join(root, "fixtures.json")) as f:
         fixtures = json.load(f)
     out = {
-        "about": "logits of test/fixtures/hf fixtures from scripts/hf_reference.py (float64 PyTorch); see that file to regenerate",
+        "about": "logits of test/fixtures/hf fixtures, base and with their LoRA adapters, from "
+        "scripts/hf_reference.py (float64 PyTorch); see that file to regenerate",
         "torch": torch.__version__,
         "fixtures": {},
     }
@@ -193,13 +235,24 @@ def main(root):
             cfg = json.load(f)
         ids = torch.tensor(fx["inputs"], dtype=torch.long)
         w = read_weights(d)
-        logits = gpt2_logits(cfg, w, ids) if cfg["model_type"] == "gpt2" else llama_logits(cfg, w, ids)
+        if cfg["model_type"] == "gpt2":
+            w = gpt2_keys(w)
         files = sorted(f for f in os.listdir(d) if f.endswith(".safetensors"))
-        out["fixtures"][fx["name"]] = {
+        entry = {
             "sha256": {f: sha256(os.path.join(d, f)) for f in files},
             "inputs": fx["inputs"],
-            "logits": [[[float("%.7g" % v) for v in row] for row in seq] for seq in logits.tolist()],
+            "logits": rounded(logits_of(cfg, w, ids)),
         }
+        if fx.get("adapter"):
+            ad = os.path.join(root, fx["adapter"])
+            merged, modules = apply_adapter(cfg, w, ad)
+            entry["adapter"] = {
+                "dir": fx["adapter"],
+                "sha256": {f: sha256(os.path.join(ad, f)) for f in ("adapter_config.json", "adapter_model.safetensors")},
+                "modules": modules,
+                "logits": rounded(logits_of(cfg, merged, ids)),
+            }
+        out["fixtures"][fx["name"]] = entry
     json.dump(out, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs everything scripts/gpu-check.sh needs on a Linux x86-64 GPU machine that has no internet, Node.js or npm
-# into one folder (default gpu-bundle/, at most 64 MiB): a stripped Node binary, the bench and fine-tune bundled by
-# esbuild into two .mjs files, the `webgpu` package's Dawn binary for linux-x64, the wasm backend's .wasm files,
+# into one folder (default gpu-bundle/, at most 64 MiB): a stripped Node binary, the bench, fine-tune and interop
+# export bundled by esbuild into .mjs files, GPT-2's tokenizer, the PyTorch peers and the transformers + PEFT interop
+# check (Python), the `webgpu` package's Dawn binary for linux-x64, the wasm backend's .wasm files,
 # the Vulkan loader (libvulkan.so.1) and a fallback glibc/libstdc++ for hosts older than this one.
 # Run here (where node_modules is installed): bash scripts/pack-gpu-bundle.sh [DEST]
 set -euo pipefail
@@ -39,6 +40,18 @@ BANNER="import { createRequire as __lbCreateRequire } from 'node:module'; import
 mv "$P/app/run.mjs" "$P/app/bench.mjs"
 cp "$ROOT"/node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$P/app/"
 
+echo "interop: esbuild scripts/interop-export.ts -> app/interop/, GPT-2's tokenizer -> data/, the Python scripts"
+# In app/interop/ so that the bundle's data path (two folders up, then data/) is payload/data.
+mkdir -p "$P/app/interop" "$P/data/tokenizers"
+(cd "$ROOT" && node_modules/.bin/esbuild scripts/interop-export.ts --bundle --platform=node --format=esm \
+  --target=node20 --outfile="$P/app/interop/interop-export.mjs" --external:webgpu \
+  --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
+  --banner:js="$BANNER" --log-level=warning)
+cp -r "$ROOT/data/tokenizers/gpt2" "$P/data/tokenizers/gpt2"
+cp "$ROOT/scripts/interop-check.py" "$P/app/interop-check.py"
+# bench/lib/torch-peer.ts finds the peers one folder above the bench bundle.
+cp "$ROOT/bench/torch_peer.py" "$ROOT/bench/torch_peer_gpt2.py" "$P/"
+
 echo "webgpu: package files + dist/linux-x64/dawn.node"
 W="$ROOT/node_modules/webgpu"
 cp "$W/package.json" "$W/index.js" "$W/LICENSE.md" "$P/node_modules/webgpu/"
@@ -70,8 +83,10 @@ cp "$ROOT/scripts/gpu-check.sh" "$DEST/gpu-check.sh"
 chmod 755 "$DEST/gpu-check.sh"
 cp "$P/MANIFEST.txt" "$DEST/MANIFEST.txt"
 cat > "$DEST/README.txt" <<'EOF'
-lora-lab GPU bundle: run the benchmark and a larger fine-tune on webgpu on a Linux x86-64 GPU machine that has a
-Vulkan driver but no internet, Node.js or npm.
+lora-lab GPU bundle: run the benchmark, a larger fine-tune and the GPT-2-small LoRA step on webgpu (beside PyTorch
+and PEFT on the same GPU when they import) on a Linux x86-64 GPU machine that has a Vulkan driver but no internet,
+Node.js or npm; where python3 imports transformers and peft, also check that lora-lab's checkpoints, adapters and
+merged folders load there with the same logits.
 
   bash gpu-check.sh            results go to $OUT if set, else ./gpu-check-out
   bash gpu-check.sh --tiny     a one-minute rehearsal (tiny sizes), e.g. on a machine without a GPU (lavapipe)

@@ -49,6 +49,7 @@ const PUBLIC = `
   denseLayerPaths denseWeights loraBlockDiagram loraBlockGeometry matrixEquation naturalOrder truncatedUpdateSweep
   updateSpectra weightDeltas writeDenseWeights
   classMeans linearForwardFlops nearestMeanShare nightCameraDirections pca pcaProject
+  DEFAULT_HF_LORA finetuneHf injectionReport parseJsonl prepareSftData readJsonl savePretrained sftLoss
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {

@@ -128,3 +128,33 @@ test('decoded tensors own their bytes (mutating the input changes nothing)', () 
   bytes.fill(0);
   assert.deepEqual([...toFloat32(tensors.get('w')!)], [5]);
 });
+
+test('writeSafetensorsFile streams the same bytes encodeSafetensors builds, asking for each tensor once', async () => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { writeSafetensorsFile } = await import('../src/io/safetensors-writer.js');
+  const tensors: Record<string, SafeTensor> = {
+    'b.weight': f32Tensor([2, 3], new Float32Array([1, 2, 3, 4, 5, 6])),
+    'a.bias': f32Tensor([3], new Float32Array([0.5, -1, 2])),
+    'c.ids': { dtype: 'I32', shape: [1], data: new Uint8Array(new Int32Array([7]).buffer) },
+  };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'st-writer-'));
+  try {
+    const asked: string[] = [];
+    const file = path.join(dir, 'x.safetensors');
+    const size = await writeSafetensorsFile(file, Object.entries(tensors).map(([name, t]) => ({
+      name, dtype: t.dtype, shape: t.shape, bytes: async () => (asked.push(name), t.data),
+    })), { format: 'pt' });
+    const want = encodeSafetensors(tensors, { format: 'pt' });
+    assert.deepEqual(new Uint8Array(readFileSync(file)), want);
+    assert.equal(size, want.byteLength);
+    assert.deepEqual(asked, ['a.bias', 'b.weight', 'c.ids'], 'in data order, once each');
+    await assert.rejects(
+      writeSafetensorsFile(file, [{ name: 'x', dtype: 'F32', shape: [2], bytes: async () => new Uint8Array(4) }]),
+      /tensor 'x' F32 \[2\] needs 8 bytes but 4 came/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -9,25 +9,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadPretrained, type HfCausalLm } from '../src/models/hf/loader.js';
 import { TiedLmHead } from '../src/models/hf/tied-head.js';
-import { buildHfFixtures, goldenLogits } from './helpers/hf-fixtures.js';
+import { buildHfFixtures, goldenLogits, logitsOf, maxAbsDiff } from './helpers/hf-fixtures.js';
 
 const golden = goldenLogits();
 let root = '';
 let cleanup = () => {};
-
-function maxAbsDiff(a: number[][][], b: number[][][]): number {
-  let m = 0;
-  a.forEach((s, i) => s.forEach((r, j) => r.forEach((v, k) => (m = Math.max(m, Math.abs(v - b[i]![j]![k]!))))));
-  return m;
-}
-
-async function logitsOf(model: HfCausalLm, ids: number[][]): Promise<number[][][]> {
-  const x = tf.tensor2d(ids, undefined, 'int32');
-  const y = model.logits(x);
-  const out = (await y.array()) as number[][][];
-  tf.dispose([x, y]);
-  return out;
-}
 
 describe('loadPretrained: tiny Hugging Face checkpoints against the PyTorch reference', () => {
   before(async () => {

@@ -15,6 +15,7 @@ import { gptConfig } from '../src/models/config.js';
 import { loadGpt, saveCheckpoint } from '../src/models/checkpoint.js';
 import { CharTokenizer } from '../src/data/tokenizer.js';
 import { decodeSafetensors } from '../src/io/index.js';
+import { runFinetune } from './helpers/run-finetune.js';
 
 let root: string;
 let base: string;
@@ -33,21 +34,7 @@ after(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-/** Runs the command with console.log captured; `onLine` sees each line as it is printed. */
-async function run(args: string[], onLine?: (l: string) => void): Promise<{ code: number; lines: string[] }> {
-  const lines: string[] = [];
-  console.log = (...a: unknown[]) => {
-    for (const l of a.join(' ').split('\n')) {
-      lines.push(l);
-      onLine?.(l);
-    }
-  };
-  try {
-    return { code: await finetuneCommand.run(args), lines };
-  } finally {
-    console.log = log;
-  }
-}
+const run = runFinetune;
 
 const tiny = ['--steps', '3', '--batch', '2', '--eval', '4', '--backend', 'cpu'];
 const adapterWeights = async (dir: string) =>

@@ -174,3 +174,32 @@ test('no tensor leaks per step or per run; abort before the first step; frozen v
   assert.equal(tf.memory().numTensors, before);
   m.dispose();
 });
+
+test('accumulate: micro-batches with equal token counts take the step one full batch takes', async () => {
+  // Two halves of a batch of 4 records padded to one length, every position counted: each half holds half the tokens.
+  const full = (s: number) => {
+    const b = batchAt(TEXT_TASKS.reverse, tok, SEED, s, 4, { length: 24 });
+    return { ...b, mask: new Float32Array(b.mask.length).fill(1) };
+  };
+  const half = (s: number, m: number) => {
+    const b = full(s);
+    const rows = (x: Int32Array | Float32Array) => x.slice(m * 2 * b.length, (m + 1) * 2 * b.length);
+    return { batchSize: 2, length: b.length, inputs: rows(b.inputs) as Int32Array, targets: rows(b.targets) as Int32Array, mask: rows(b.mask) as Float32Array };
+  };
+  const a = nano();
+  const b = nano();
+  const before = tf.memory().numTensors;
+  const ra = await train({ ...schedule, params: allVars(a), loss: (s) => lmLoss(a, full(s)) });
+  const rb = await train({ ...schedule, params: allVars(b), accumulate: 2, loss: (s, m) => lmLoss(b, half(s, m)) });
+  ra.losses.forEach((l, i) => assert.ok(Math.abs(l - rb.losses[i]!) < 1e-5, `step ${i + 1}: ${l} vs ${rb.losses[i]}`));
+  const [va, vb] = [await snapshot(allVars(a)), await snapshot(allVars(b))];
+  let worst = 0;
+  va.forEach((w, i) => w.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - vb[i]![j]!)))));
+  assert.ok(worst < 1e-5, `weights differ by ${worst}`);
+  ra.optimizer.dispose();
+  rb.optimizer.dispose();
+  assert.equal(tf.memory().numTensors, before, 'no tensors leak across accumulated micro-batches');
+  await assert.rejects(train({ ...schedule, params: allVars(a), accumulate: 0, loss: (s) => lmLoss(a, full(s)) }), /accumulate must be a positive integer, got 0/);
+  a.dispose();
+  b.dispose();
+});

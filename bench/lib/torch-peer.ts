@@ -1,6 +1,8 @@
 // Runs the PyTorch peer (bench/torch_peer.py: the same GPT, batch, LoRA config and step, written from the
 // architecture's definition) when a Python with torch is found, so `npm run bench` prints PyTorch beside lora-lab
-// from the same run on the same machine and thread count. Python: $LORA_LAB_PYTHON, /usr/bin/python3, python3.
+// from the same run on the same machine and thread count; and bench/torch_peer_gpt2.py, the peer of bench --hf's
+// GPT-2-small LoRA step (hand-written, and transformers + PEFT where installed). Python: $LORA_LAB_PYTHON,
+// /usr/bin/python3, python3.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,4 +79,65 @@ export async function runTorchPeer(o: TorchPeerOptions): Promise<TorchPeerResult
   }
   if (typeof json['error'] === 'string') return { unavailable: json['error'] };
   return { python: found.python, ...(json as unknown as Omit<TorchPeerResult, 'python'>) };
+}
+
+const GPT2_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'torch_peer_gpt2.py');
+
+/** The shape of bench --hf's training step (GPT-2 small unless a test passes a tiny one). */
+export interface TorchGpt2PeerOptions {
+  nEmbd: number;
+  layers: number;
+  heads: number;
+  vocab: number;
+  positions: number;
+  ctx: number;
+  batch: number;
+  r: number;
+  alpha: number;
+  threads: number;
+  reps: number;
+  /** torch device: 'cpu' or 'cuda'. */
+  device: string;
+  /** Also time transformers + PEFT (reported as unavailable where they do not import). */
+  peft: boolean;
+  timeoutS: number;
+}
+
+export interface TorchGpt2Step extends TorchStep {
+  allParams: number;
+  peakBytes: number;
+  peakKind: string;
+}
+
+export interface TorchGpt2PeerResult {
+  python: string;
+  torch: string;
+  device: string;
+  gpu: string | null;
+  threads: number;
+  reps: number;
+  lora: TorchGpt2Step;
+  peft?: TorchGpt2Step | { unavailable: string };
+}
+
+/** bench/torch_peer_gpt2.py's measurements (hand-written GPT-2 + LoRA, and PEFT when asked), or why it did not run. */
+export async function runTorchGpt2Peer(o: TorchGpt2PeerOptions): Promise<TorchGpt2PeerResult | { unavailable: string }> {
+  const found = await findTorchPython();
+  if ('unavailable' in found) return found;
+  const args = [
+    GPT2_SCRIPT, '--n-embd', String(o.nEmbd), '--layers', String(o.layers), '--heads', String(o.heads), '--vocab', String(o.vocab),
+    '--positions', String(o.positions), '--ctx', String(o.ctx), '--batch', String(o.batch), '--r', String(o.r),
+    '--alpha', String(o.alpha), '--threads', String(o.threads), '--reps', String(o.reps), '--device', o.device,
+    ...(o.peft ? ['--peft'] : []),
+  ];
+  const r = await run(found.python, args, o.timeoutS * 1000);
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return { unavailable: `the PyTorch GPT-2 peer printed no result (${(r.stderr.trim().split('\n').at(-1) ?? 'no output').slice(0, 200)})` };
+  }
+  if (typeof json['error'] === 'string') return { unavailable: json['error'] };
+  return { python: found.python, ...(json as unknown as Omit<TorchGpt2PeerResult, 'python'>) };
 }

@@ -1,6 +1,7 @@
 // `lora-lab finetune`: pretrained base → LoRA on chosen targets → train (progress bar, ETA) → exact match before
 // and after → save the adapter (PEFT layout + resumable training state) → merge → save the merged checkpoint and
-// a report. `--compare` also runs full fine-tuning on the same data and prints both side by side.
+// a report. `--compare` also runs full fine-tuning on the same data and prints both side by side. With `--model DIR`
+// (a Hugging Face folder) it fine-tunes that model on JSONL data instead (finetune-hf.ts).
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../backend/index.js';
@@ -21,6 +22,7 @@ import { batchTensors } from '../train/sft.js';
 import { loadTrainingState, saveResumable } from '../train/state.js';
 import { parseFlags, parseIntFlag, parseNumberFlag, UsageError, type Command } from './command.js';
 import { terminalProgress } from './progress.js';
+import { HF_HELP, runHfFinetune } from './finetune-hf.js';
 
 /** Run presets: `default` fits a 2-core CPU in under 5 minutes; `small` is for a GPU and a `small` base. */
 export const FINETUNE_PRESETS = {
@@ -62,6 +64,8 @@ const HELP = [
   '',
   'Ctrl-C stops after the current step and saves the adapter (resume with --resume). A NaN/Inf loss stops',
   'too, keeping the last good adapter. Exit codes: 0 done, 1 error, 2 bad flags, 130 interrupted.',
+  '',
+  HF_HELP,
 ].join('\n');
 
 interface RunStats {
@@ -247,9 +251,10 @@ async function writeReport(s: FinetuneSettings, backend: string, lora: RunStats,
 
 export const finetuneCommand: Command = {
   name: 'finetune',
-  summary: 'LoRA fine-tune the bundled tiny GPT on a text task; merge, save adapter + report (--compare: vs full)',
+  summary: 'LoRA fine-tune the bundled tiny GPT on a task (--compare: vs full), or a Hugging Face model on JSONL (--model)',
   help: HELP,
   async run(args) {
+    if (args.some((a) => a === '--model' || a.startsWith('--model='))) return runHfFinetune(args);
     const s = parseFinetuneFlags(args);
     const backend = await useBackend(s.backend, { log: null });
     console.log(`backend: ${backend.name} (${backend.reason})`);

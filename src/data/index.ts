@@ -1,4 +1,4 @@
-// Public API of src/data: the character tokenizer, seeded task generators and loss-masked batches.
+// Public API of src/data: the character tokenizer, seeded task generators, loss-masked batches and JSONL SFT data.
 export { type Random, seededRandom, mixSeed } from './rng.js';
 export { CharTokenizer, DEFAULT_CHARS, PAD, BOS, EOS, type TokenizerJson, type EncodeOptions } from './tokenizer.js';
 export {
@@ -20,3 +20,4 @@ export { type LmBatch, type LmBatchOptions, lmBatch, batchAt, promptTokens, mask
 export {
   ANIMALS, ANIMAL_FEATURES, animalData, nightCameraMatrix, nightCameraDirections, type AnimalDomain, type ClassData,
 } from './animals.js';
+export { type SftExample, type SftMessage, parseJsonl, readJsonl } from './jsonl.js';

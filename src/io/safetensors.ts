@@ -36,16 +36,24 @@ function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** What a header needs of a tensor: its name, dtype and shape (the bytes come later, in sorted name order). */
+export interface SafeTensorInfo {
+  name: string;
+  dtype: SafeDtype;
+  shape: number[];
+}
+
 /**
- * Serialises tensors to safetensors bytes. Keys are written sorted, `__metadata__` first in the header,
- * and the header is padded with spaces to a multiple of 8 bytes (as the reference writer does) so the data
- * section starts 8-byte aligned.
+ * The header of a safetensors file holding `tensors` (checked: names, dtypes, shapes), as the reference writer
+ * lays it out: keys sorted, `__metadata__` first, padded with spaces to a multiple of 8 bytes so the data section
+ * starts 8-byte aligned. Returns the 8-byte length prefix plus header, and the tensors in data order with their
+ * byte counts.
  */
-export function encodeSafetensors(
-  tensors: Record<string, SafeTensor>,
+export function safetensorsHeader(
+  tensors: readonly SafeTensorInfo[],
   metadata?: Record<string, string>,
-): Uint8Array {
-  const names = Object.keys(tensors).sort();
+): { prefix: Uint8Array; order: { name: string; bytes: number }[]; dataBytes: number } {
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -56,9 +64,11 @@ export function encodeSafetensors(
     header[METADATA_KEY] = metadata;
   }
   let offset = 0;
-  for (const name of names) {
+  const order: { name: string; bytes: number }[] = [];
+  for (const t of sorted) {
+    const name = t.name;
     if (name === METADATA_KEY) throw new Error(`'${METADATA_KEY}' is reserved and cannot name a tensor`);
-    const t = tensors[name]!;
+    if (Object.prototype.hasOwnProperty.call(header, name)) throw new Error(`tensor '${name}' is listed twice`);
     if (!isSafeDtype(t.dtype)) {
       throw new Error(`tensor '${name}' has unknown dtype '${String(t.dtype)}'; dtypes are: ${Object.keys(DTYPE_SIZE).join(', ')}`);
     }
@@ -68,12 +78,8 @@ export function encodeSafetensors(
       }
     }
     const nbytes = numel(t.shape) * DTYPE_SIZE[t.dtype];
-    if (nbytes !== t.data.byteLength) {
-      throw new Error(
-        `tensor '${name}' ${t.dtype} [${t.shape.join(', ')}] needs ${nbytes} bytes but its data has ${t.data.byteLength}`,
-      );
-    }
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + nbytes] };
+    order.push({ name, bytes: nbytes });
     offset += nbytes;
   }
   let json = JSON.stringify(header);
@@ -83,15 +89,31 @@ export function encodeSafetensors(
     json += ' '.repeat(padded - headerBytes.byteLength);
     headerBytes = new TextEncoder().encode(json);
   }
-  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(headerBytes.byteLength), true);
-  out.set(headerBytes, 8);
-  let at = 8 + headerBytes.byteLength;
-  for (const name of names) {
-    const data = tensors[name]!.data;
-    out.set(data, at);
-    at += data.byteLength;
+  const prefix = new Uint8Array(8 + headerBytes.byteLength);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
+  prefix.set(headerBytes, 8);
+  return { prefix, order, dataBytes: offset };
+}
+
+/** Serialises tensors to safetensors bytes (layout: see safetensorsHeader). */
+export function encodeSafetensors(
+  tensors: Record<string, SafeTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const infos = Object.entries(tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+  const { prefix, order, dataBytes } = safetensorsHeader(infos, metadata);
+  const out = new Uint8Array(prefix.byteLength + dataBytes);
+  out.set(prefix, 0);
+  let at = prefix.byteLength;
+  for (const { name, bytes } of order) {
+    const t = tensors[name]!;
+    if (bytes !== t.data.byteLength) {
+      throw new Error(
+        `tensor '${name}' ${t.dtype} [${t.shape.join(', ')}] needs ${bytes} bytes but its data has ${t.data.byteLength}`,
+      );
+    }
+    out.set(t.data, at);
+    at += bytes;
   }
   return out;
 }

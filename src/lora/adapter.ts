@@ -1,13 +1,14 @@
 // Adapter files in PEFT's layout (PeftModel.save_pretrained): a folder with adapter_config.json and
 // adapter_model.safetensors whose keys are base_model.model.<module path>.<suffix>: lora_A.weight [r, in] and
 // lora_B.weight [out, r] (linear layers), lora_embedding_A [r, V] and lora_embedding_B [d, r] (embeddings),
-// lora_magnitude_vector [out] (DoRA), biases per bias mode; float32, {"format":"pt"}. Every LoRA layer kind saves
+// lora_magnitude_vector [out] (DoRA), biases per bias mode; float32, {"format":"pt"}; "all-linear" is written as the
+// module paths it selected, as PEFT writes it. Every LoRA layer kind saves
 // through the LoraLayer interface. An adapter trained over a quantised base also records how the base was quantised
 // (`base_quantization`, a field PEFT ignores), so loading re-quantises the full-precision model the same way.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { LayerTree } from '../models/module.js';
+import { isAllLinear, type LayerTree } from '../models/module.js';
 import { isLinearKind } from '../models/linear.js';
 import { decodeSafetensors, encodeSafetensors, f32Tensor, toFloat32, type SafeTensor } from '../io/safetensors.js';
 import { readDir, replaceDirAtomic } from '../io/files.js';
@@ -457,9 +458,11 @@ export async function saveAdapter(model: LoraModel, dir: string, adapterName?: s
     tensors[key] = f32Tensor(v.shape as number[], (await v.read().data()) as Float32Array);
   };
   const holders: LoraLayer[] = [];
+  const holderPaths: string[] = [];
   for (const [p, layer] of model.base.layers) {
     const holds = isLoraLayer(layer) && layer.adapterNames.includes(name);
     if (isLoraLayer(layer) && holds) {
+      holderPaths.push(p);
       if (layer.mergedAdapters.includes(name)) {
         throw new Error(
           `adapter '${name}' is merged into '${p}': unmerge() before saving so the base weights stay the original ` +
@@ -477,7 +480,12 @@ export async function saveAdapter(model: LoraModel, dir: string, adapterName?: s
   const quant = baseQuantizationOf(model.base);
   const bytes = encodeSafetensors(tensors, { format: 'pt' });
   // PEFT's save_pretrained records inference_mode = true in the saved config, whatever the training setting.
-  const peft = toPeftJson({ ...config, inference_mode: true }, { fan_in_fan_out: holders.some((l) => l.fanInFanOut) });
+  // PEFT stores "all-linear" as the module paths it expanded to (tuners_utils _maybe_include_all_linear_layers).
+  const targets = isAllLinear(config.target_modules) ? holderPaths : config.target_modules;
+  const peft = toPeftJson(
+    { ...config, target_modules: targets, inference_mode: true },
+    { fan_in_fan_out: holders.some((l) => l.fanInFanOut) },
+  );
   const json = JSON.stringify(quant ? { ...peft, base_quantization: quant } : peft, null, 2) + '\n';
   const target = adapterDir(dir, name);
   await replaceDirAtomic(target, async (tmp) => {

@@ -21,7 +21,8 @@ export interface LoraConfig {
    * Which layers get LoRA (Dense, Conv1D, Embedding, a quantised Dense). A list: a path matches if it equals an entry
    * or ends with "." + entry ("q_proj" matches "layers.0.self_attn.q_proj"). A string: a regular expression
    * full-matched against the path, except "all-linear" = every linear layer but the output head (lm_head / classifier
-   * / score).
+   * / score). Omitted on a Hugging Face model (loadPretrained): PEFT's default for its model_type (gpt2 → c_attn,
+   * llama / qwen2 → q_proj, v_proj).
    */
   readonly target_modules: readonly string[] | string;
   /** Which biases train: none, all biases in the model, or those of LoRA-wrapped layers. */
@@ -100,7 +101,10 @@ export function loraConfig(input: LoraConfigInput | LoraConfig): LoraConfig {
   }
   const target = c.target_modules;
   if (target === undefined || target === null) {
-    throw new Error(`target_modules is required: e.g. ['q_proj', 'v_proj'], a regex string, or 'all-linear'`);
+    throw new Error(
+      `target_modules is required: e.g. ['q_proj', 'v_proj'], a regex string, or 'all-linear' (only a Hugging Face ` +
+        `model takes PEFT's default for its model_type)`,
+    );
   }
   let target_modules: readonly string[] | string;
   if (typeof target === 'string') {

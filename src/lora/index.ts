@@ -20,6 +20,7 @@ export { LoraQuantizedDense, type LoraQuantizedDenseArgs } from './quantized.js'
 export { SUPPORTED_BASE_CLASSES } from './dispatch.js';
 export { resolveTargets } from './targets.js';
 export { LoraModel, injectLora, type Unloaded } from './model.js';
+export { injectionReport, type InjectionRow } from './report.js';
 export {
   saveAdapter,
   loadAdapter,

@@ -11,7 +11,7 @@ import { loraConfig, type LoraConfig, type LoraConfigInput } from './config.js';
 import { wrapLayer } from './dispatch.js';
 import { deriveSeed } from './init.js';
 import { isLoraLayer, validateAdapterName, type LoraLayer } from './lora-layer.js';
-import { resolveTargets } from './targets.js';
+import { resolveTargets, withModelDefaults } from './targets.js';
 
 type LayerVariable = tf.LayerVariable;
 
@@ -59,7 +59,7 @@ export class LoraModel<T extends LayerTree = LayerTree> {
         );
       }
     }
-    const c = loraConfig(config);
+    const c = loraConfig(withModelDefaults(tree, config));
     this.base = tree;
     for (const layer of tree.layers.values()) {
       this.originalLayerFlags.set(layer, layer.trainable);
@@ -125,7 +125,7 @@ export class LoraModel<T extends LayerTree = LayerTree> {
   addAdapter(name: string, config: LoraConfigInput | LoraConfig): void {
     this.assertLive();
     validateAdapterName(name);
-    const c = loraConfig(config);
+    const c = loraConfig(withModelDefaults(this.base, config));
     if (this.configs.has(name)) {
       throw new Error(`adapter '${name}' already exists: deleteAdapter('${name}') first or pick another name`);
     }

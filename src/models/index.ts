@@ -1,7 +1,7 @@
 // Public API of src/models: the tiny GPT, the MLP classifier, greedy generation, base checkpoints, TF.js models as
 // LayerTrees (a tf.Sequential, any tf.LayersModel) with file save/load for plain @tensorflow/tfjs in Node, and
 // Hugging Face checkpoints (src/models/hf: GPT-2 and Llama-family LayerTrees, tokenizers, KV-cached generation).
-export { type LayerTree, getLayer, OUTPUT_HEAD_NAMES, matchesTarget, isAllLinear } from './module.js';
+export { type LayerTree, type PeftModelInfo, getLayer, OUTPUT_HEAD_NAMES, matchesTarget, isAllLinear } from './module.js';
 export {
   type GptConfig,
   type GptPreset,

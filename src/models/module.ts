@@ -12,6 +12,22 @@ import type * as tf from '@tensorflow/tfjs';
 export interface LayerTree {
   /** Every layer of the model, keyed by module path, in a stable order (insertion order). */
   readonly layers: Map<string, tf.layers.Layer>;
+  /** Set by models that stand for a transformers model (see PeftModelInfo); absent for lora-lab's own models. */
+  readonly peft?: PeftModelInfo;
+}
+
+/**
+ * What PEFT reads off a transformers model besides its modules: config.model_type, which picks PEFT's default
+ * LoRA targets when target_modules is omitted; the task type of the PeftModel class it belongs in; and
+ * name_or_path, which adapter_config.json records as base_model_name_or_path.
+ */
+export interface PeftModelInfo {
+  /** config.json's model_type, e.g. 'gpt2', 'llama'. */
+  readonly modelType: string;
+  /** PEFT's task_type, e.g. 'CAUSAL_LM'. */
+  readonly taskType: string;
+  /** The folder or hub id the model was loaded from, or null for a model built in memory. */
+  readonly nameOrPath: string | null;
 }
 
 /** The layer at `path`, or an error that lists the paths that exist. */

@@ -1,5 +1,5 @@
-// Public API of src/train: Adam/AdamW, the training loop, masked SFT loss, evaluation, memory and FLOP accounting
-// and resumable training state.
+// Public API of src/train: Adam/AdamW, the training loop, masked SFT loss, evaluation, memory and FLOP accounting,
+// resumable training state, and SFT of Hugging Face models on JSONL data.
 export { Adam, type AdamOptions } from './adam.js';
 export { asParamGroups, allVariables, type ParamGroup } from './params.js';
 export { train, learningRate, NonFiniteLossError, type TrainOptions, type TrainResult, type Progress } from './loop.js';
@@ -33,3 +33,5 @@ export {
   type FinetuneOptions,
   type FinetuneResult,
 } from './finetune.js';
+export { type SftRecord, type SftData, type SftDataOptions, prepareSftData, sftLoss } from './sft-data.js';
+export { finetuneHf, DEFAULT_HF_LORA, type HfFinetuneOptions } from './finetune-hf.js';

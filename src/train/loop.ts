@@ -28,8 +28,17 @@ export interface TrainOptions extends AdamOptions {
   /** What to train: a flat list (full fine-tuning) or param groups with lrScale (LoRA+). Nothing else changes.
    *  Not needed when `optimizer` is given (it holds its variables). */
   params?: tf.Variable[] | ParamGroup[];
-  /** Loss of training step `step` (0-based) on its batch. Runs inside gradient recording: build tensors here. */
-  loss: (step: number) => tf.Scalar;
+  /**
+   * Loss of training step `step` (0-based) on its batch — or, with `accumulate` > 1, on micro-batch `micro` of it.
+   * Runs inside gradient recording: build tensors here.
+   */
+  loss: (step: number, micro: number) => tf.Scalar;
+  /**
+   * Gradient accumulation (transformers' gradient_accumulation_steps): each step runs this many micro-batches one
+   * after another and updates once with the mean of their gradients, so only one micro-batch's activations are alive
+   * at a time. The step's loss is the mean of the micro-batch losses. @default 1
+   */
+  accumulate?: number;
   /** Train until the optimizer has taken this many steps in total. */
   steps: number;
   /** Peak learning rate. */
@@ -112,6 +121,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!Number.isInteger(steps) || steps < 0) throw new Error(`steps must be a non-negative integer, got ${steps}: use e.g. 300`);
   if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`lr must be a positive number, got ${lr}: use e.g. 1e-3`);
   const gradClip = options.gradClip ?? 1;
+  const accumulate = options.accumulate ?? 1;
+  if (!Number.isInteger(accumulate) || accumulate < 1) {
+    throw new Error(`accumulate must be a positive integer, got ${accumulate}: use e.g. 4 (1 = no accumulation)`);
+  }
   const evalEvery = options.evalEvery ?? 50;
   if (options.optimizer === undefined && options.params === undefined) {
     throw new Error('train: pass `params` (the variables to train) or an `optimizer` that holds them');
@@ -143,14 +156,29 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (options.signal?.aborted) return result('aborted');
     const s = optimizer.step; // 0-based index of the step about to run
     const stepLr = learningRate(s, options);
-    const { value, grads } = tf.variableGrads(() => {
-      const l = options.loss(s);
-      meter.sample(); // activations are alive here: the forward pass's peak
-      return l;
-    }, vars);
-    const gradList = vars.map((v) => grads[v.name] ?? tf.zerosLike(v)); // a variable the loss ignores gets 0
-    meter.sample();
-    const loss = await scalar(value);
+    let gradList: tf.Tensor[] = [];
+    let loss = 0;
+    for (let m = 0; m < accumulate; m++) {
+      const { value, grads } = tf.variableGrads(() => {
+        const l = options.loss(s, m);
+        meter.sample(); // activations are alive here: the forward pass's peak
+        return l;
+      }, vars);
+      const g = vars.map((v) => grads[v.name] ?? tf.zerosLike(v)); // a variable the loss ignores gets 0
+      meter.sample();
+      loss += (await scalar(value)) / accumulate;
+      if (m === 0) gradList = g;
+      else {
+        const sum = gradList.map((a, i) => a.add(g[i]!));
+        tf.dispose([...gradList, ...g]);
+        gradList = sum;
+      }
+    }
+    if (accumulate > 1) {
+      const mean = gradList.map((g) => g.div(accumulate));
+      tf.dispose(gradList);
+      gradList = mean;
+    }
     let gradScale = 1;
     let bad: { v: number; what: 'loss' | 'gradient norm' } | undefined = Number.isFinite(loss) ? undefined : { v: loss, what: 'loss' };
     if (!bad) {

@@ -3,7 +3,7 @@
 // the final norm, the optional last-position slice and the output head. Each model supplies only its blocks.
 // Shapes: B batch, T new tokens, d hidden width, V vocabulary.
 import * as tf from '@tensorflow/tfjs';
-import { getLayer, type LayerTree } from '../module.js';
+import { getLayer, type LayerTree, type PeftModelInfo } from '../module.js';
 import type { HfConfig } from './config.js';
 import { KvCache } from './kv-cache.js';
 import type { HfForwardOptions } from './attention.js';
@@ -11,6 +11,8 @@ import type { HfForwardOptions } from './attention.js';
 export abstract class CausalDecoder<C extends HfConfig> implements LayerTree {
   readonly config: C;
   readonly layers: Map<string, tf.layers.Layer>;
+  /** The folder the model was loaded from (transformers' name_or_path); null for a model built in memory. */
+  nameOrPath: string | null = null;
   /** Module path of the norm before the head (GPT-2: transformer.ln_f, Llama: model.norm). */
   protected abstract readonly finalNorm: string;
   /** config.json's name for the context length, for errors. */
@@ -19,6 +21,11 @@ export abstract class CausalDecoder<C extends HfConfig> implements LayerTree {
   constructor(config: C, layers: Map<string, tf.layers.Layer>) {
     this.config = config;
     this.layers = layers;
+  }
+
+  /** PEFT's view of the model: its model_type picks the default LoRA targets; a causal LM; where it came from. */
+  get peft(): PeftModelInfo {
+    return { modelType: this.config.modelType, taskType: 'CAUSAL_LM', nameOrPath: this.nameOrPath };
   }
 
   /** Runs the layer at `path` on x (whatever layer the map holds there now). */

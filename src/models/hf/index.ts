@@ -38,3 +38,4 @@ export {
   loadPretrained,
 } from './loader.js';
 export { CausalDecoder } from './decoder.js';
+export { savePretrained, type SavePretrainedOptions } from './save.js';

@@ -202,6 +202,7 @@ export async function loadPretrained(dir: string, options: LoadPretrainedOptions
       },
     };
     const model = await buildPretrained(config, source, options.onProgress);
+    model.nameOrPath = dir;
     return { model, tokenizer, config, generationConfig };
   } finally {
     await Promise.all(opened.map((f) => f.close()));
