@@ -26,7 +26,7 @@ const PUBLIC = `
   maxAbsDiff maxPromptLength maxRecordTokens median mixSeed namedWeights nightCameraMatrix notebookProgress
   optimizerStateBytes paramCounts parseBackendName pngSize prescribedSpectrum pretrainClassifier pretrainGpt
   promptTokens quantizationError quantizeBase quantizeDense quantizeKernel quantizeWeight quantizedBytes
-  randomGaussian randomOrthogonal randomizedSvd rankForBudget readAdapter readModelArtifacts reconstruct
+  randomGaussian randomOrthogonal randomSubspaceBaseline randomizedSvd rankForBudget readAdapter readModelArtifacts reconstruct
   recordText registerFileHandlers relativeError releaseBackend renderPng renderSvg replaceDirAtomic
   resolveTargets runExperiment runSweep saveAdapter saveChart saveCheckpoint saveLayersModel saveTrainingState
   scatterChart seededRandom shareOfBest showChart showMarkdown showTable sigmaMatrix singularValues

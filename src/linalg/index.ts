@@ -26,6 +26,9 @@ export { randomizedSvd, type RandomizedSvdOptions } from './rsvd.js';
 export {
   subspaceSimilarity,
   subspaceSimilarityGrid,
+  randomSubspaceBaseline,
+  type RandomBaseline,
+  type RandomBaselineOptions,
   type SubspaceOptions,
   type SubspaceGridOptions,
 } from './subspace.js';
