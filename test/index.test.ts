@@ -19,7 +19,7 @@ const PUBLIC = `
   dequantizeWeight effectiveRank encodeSafetensors energy entropyEffectiveRank evaluateTask exactMatch
   exampleAt f32Tensor fastMatMulInstalled finetuneGpt fitLowRank folderHandler formatBytes formatDuration
   formatEta formatProgress formatProgressBar formatStep frobeniusError frobeniusNorm fromPeftJson fullFineTune
-  gelu generate getLayer gptConfig grid heatmap injectLora installFastMatMul interleavedMedians isAllLinear
+  gelu generate getLayer gptConfig grid heatmap indexTicks injectLora installFastMatMul interleavedMedians isAllLinear
   isLayersModel isLoraLayer isQuantized learningRate lineChart lmBatch lmLoss loadAdapter loadCheckpoint
   loadClassifier loadGpt loadLayersModel loadTrainingState loraConfig loraParamsPerRank loraScaling
   lowRankApprox lowRankTask makeExamples maskedCrossEntropy matchedGaussian matchesTarget matrixToTensor
@@ -30,7 +30,7 @@ const PUBLIC = `
   recordText registerFileHandlers relativeError releaseBackend renderPng renderSvg replaceDirAtomic
   resolveTargets runExperiment runSweep saveAdapter saveChart saveCheckpoint saveLayersModel saveTrainingState
   scatterChart seededRandom shareOfBest showChart showMarkdown showTable sigmaMatrix singularValues
-  spectralError spectralNorm splitOf spread spreadBy spreadChart subspaceSimilarity subspaceSimilarityGrid svd
+  spectralError spectralNorm splitOf spread spreadBy spreadChart subspaceChart subspaceSimilarity subspaceSimilarityGrid svd
   svgToPng tableBundle taskValLoss tensorToMatrix textTask tf toFloat32 toPeftJson train truncationError
   uninstallFastMatMul useBackend validateAgainstModel validateClassifierConfig validateGptConfig weightBytes
   weightedDelta writeFileAtomic
