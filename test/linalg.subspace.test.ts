@@ -100,6 +100,9 @@ describe('randomSubspaceBaseline', () => {
       }
     }
     assert.ok(b.max[0][0] > b.min[0][0] + 0.1, 'single directions spread widely');
+    // φ(1, 1) is a squared cosine of two random unit vectors: Beta(1/2, (d − 1)/2), sd = √(2(d − 1)/(d²(d + 2))).
+    const sd11 = Math.sqrt((2 * 15) / (16 * 16 * 18));
+    assert.ok(Math.abs(b.std[0][0] - sd11) < 0.25 * sd11, `std ${b.std[0][0]} vs ${sd11}`);
   });
 
   it('matches φ of Haar-random frames drawn another way (QR of a Gaussian), on the whole subspaces', () => {
@@ -121,6 +124,7 @@ describe('randomSubspaceBaseline', () => {
     const one = randomSubspaceBaseline(12, 4, 6, { pairs: 1 });
     assert.deepEqual(one.min, one.max);
     assert.deepEqual(one.mean, one.max);
+    assert.ok(one.std.every((row) => row.every((x) => x === 0)));
   });
 
   it('names bad sizes', () => {

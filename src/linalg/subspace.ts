@@ -97,8 +97,9 @@ export interface RandomBaselineOptions {
 export interface RandomBaseline {
   /** max(i, j)/d at [i − 1][j − 1]. */
   expected: number[][];
-  /** Mean, smallest and largest φ over the pairs at [i − 1][j − 1]. */
+  /** Mean, sample standard deviation, smallest and largest φ over the pairs at [i − 1][j − 1]. */
   mean: number[][];
+  std: number[][];
   min: number[][];
   max: number[][];
   pairs: number;
@@ -126,9 +127,11 @@ export function randomSubspaceBaseline(d: number, r1: number, r2: number, option
   }
   const cellwise = (f: (values: number[]) => number) =>
     Array.from({ length: maxI }, (_, i) => Array.from({ length: maxJ }, (_, j) => f(grids.map((g) => g[i]![j]!))));
+  const avg = (v: number[]) => v.reduce((a, x) => a + x, 0) / v.length;
   return {
     expected: cellwise(() => 0).map((row, i) => row.map((_, j) => Math.max(i + 1, j + 1) / d)),
-    mean: cellwise((v) => v.reduce((a, x) => a + x, 0) / v.length),
+    mean: cellwise(avg),
+    std: cellwise((v) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, x) => a + (x - avg(v)) ** 2, 0) / (v.length - 1)))),
     min: cellwise((v) => Math.min(...v)),
     max: cellwise((v) => Math.max(...v)),
     pairs,
