@@ -28,7 +28,10 @@ describe('subspaceChart', () => {
     assert.deepEqual(enc['y']!.axis!.values, indexTicks(8));
     assert.deepEqual(enc['color']!.scale, { scheme: 'viridis', domain: [0, 1] });
     assert.equal(spec['width'], 64 * 7);
-    assert.equal(spec['height'], 8 * 14);
+    assert.equal(spec['height'], 160, 'a few rows still get a readable panel');
+    assert.equal(subspaceChart(grid.slice(0, 4).map((r) => r.slice(0, 32)), { iTitle: 'i', jTitle: 'j' })['height'], 160);
+    const square = Array.from({ length: 32 }, () => new Array<number>(32).fill(0.5));
+    assert.equal(subspaceChart(square, { iTitle: 'i', jTitle: 'j' })['height'], 32 * 14);
   });
 
   it('renders its tick labels and titles', async () => {

@@ -11,7 +11,7 @@ export interface SubspaceChartOptions {
   iTitle: string;
   /** What j counts (columns). */
   jTitle: string;
-  /** Plot size in px. @default cells of about 448 px / columns wide (4–48 px) and at least 14 px tall */
+  /** Plot size in px. @default square cells of about 448 px / columns (4–48 px), the plot at least 160 px tall */
   width?: number;
   height?: number;
 }
@@ -40,7 +40,7 @@ export function subspaceChart(phi: readonly (readonly number[])[], o: SubspaceCh
     yTitle: o.iTitle,
     valueTitle: 'φ',
     width: o.width ?? cols * cell,
-    height: o.height ?? rows * Math.max(cell, 14),
+    height: o.height ?? Math.max(160, rows * cell),
   });
   // heatmap() numbers cells from 0; φ's i and j count directions from 1.
   const values = (spec['data'] as { values: { i: number; j: number; v: number }[] }).values;
