@@ -50,6 +50,7 @@ const PUBLIC = `
   updateSpectra weightDeltas writeDenseWeights
   classMeans linearForwardFlops nearestMeanShare nightCameraDirections pca pcaProject
   DEFAULT_HF_LORA finetuneHf injectionReport parseJsonl prepareSftData readJsonl savePretrained sftLoss
+  indexTicks randomSubspaceBaseline subspaceChart
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {

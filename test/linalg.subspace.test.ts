@@ -1,8 +1,11 @@
 // Subspace similarity φ (Hu et al. 2021, §7.2, Eq. 4): φ(A, A, i, i) = 1, values in [0, 1], symmetry
-// φ(A₁, A₂, i, j) = φ(A₂, A₁, j, i), known values (orthogonal → 0, 45° → 1/2, nested → 1), grid = pointwise.
+// φ(A₁, A₂, i, j) = φ(A₂, A₁, j, i), known values (orthogonal → 0, 45° → 1/2, nested → 1), grid = pointwise;
+// the random baseline against E[φ] = max(i, j)/d and against φ of Haar-random frames drawn another way.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomGaussian, subspaceSimilarity, subspaceSimilarityGrid } from '../src/linalg/index.js';
+import {
+  randomGaussian, randomOrthogonal, randomSubspaceBaseline, subspaceSimilarity, subspaceSimilarityGrid,
+} from '../src/linalg/index.js';
 
 /** A [r, d] matrix whose rows are given vectors scaled by decreasing weights (so the SVD order is known). */
 function rowsOf(...rows: number[][]): number[][] {
@@ -79,5 +82,55 @@ describe('subspaceSimilarity', () => {
     const before = rows.map((r) => [...r]);
     subspaceSimilarityGrid(rows, A8);
     assert.deepEqual(rows, before);
+  });
+});
+
+describe('randomSubspaceBaseline', () => {
+  it('averages to the chance level max(i, j)/d (300 pairs in ℝ¹⁶: 4+ standard errors inside 0.02)', () => {
+    const b = randomSubspaceBaseline(16, 4, 8, { pairs: 300, seed: 5 });
+    assert.equal(b.pairs, 300);
+    assert.equal(b.mean.length, 4);
+    assert.equal(b.mean[0].length, 8);
+    for (let i = 1; i <= 4; i++) {
+      for (let j = 1; j <= 8; j++) {
+        assert.equal(b.expected[i - 1][j - 1], Math.max(i, j) / 16);
+        const m = b.mean[i - 1][j - 1];
+        assert.ok(Math.abs(m - Math.max(i, j) / 16) < 0.02, `mean ${m} at ${i},${j}`);
+        assert.ok(b.min[i - 1][j - 1] <= m && m <= b.max[i - 1][j - 1] && b.max[i - 1][j - 1] <= 1, `order at ${i},${j}`);
+      }
+    }
+    assert.ok(b.max[0][0] > b.min[0][0] + 0.1, 'single directions spread widely');
+    // φ(1, 1) is a squared cosine of two random unit vectors: Beta(1/2, (d − 1)/2), sd = √(2(d − 1)/(d²(d + 2))).
+    const sd11 = Math.sqrt((2 * 15) / (16 * 16 * 18));
+    assert.ok(Math.abs(b.std[0][0] - sd11) < 0.25 * sd11, `std ${b.std[0][0]} vs ${sd11}`);
+  });
+
+  it('matches φ of Haar-random frames drawn another way (QR of a Gaussian), on the whole subspaces', () => {
+    const b = randomSubspaceBaseline(16, 3, 5, { pairs: 300, seed: 1 });
+    let sum = 0;
+    for (let p = 0; p < 300; p++) {
+      const Q1 = randomOrthogonal(16, 1000 + p, 3), Q2 = randomOrthogonal(16, 2000 + p, 5); // [16, 3], [16, 5]
+      sum += Q1.transpose().mmul(Q2).to1DArray().reduce((a, x) => a + x * x, 0) / 3; // ‖Q1ᵀQ2‖²_F / min(3, 5)
+    }
+    assert.ok(Math.abs(b.mean[2][4] - sum / 300) < 0.02, `${b.mean[2][4]} vs ${sum / 300}`);
+  });
+
+  it('is seeded, takes maxI/maxJ, and one pair is its own min, mean and max', () => {
+    const a = randomSubspaceBaseline(12, 4, 6, { pairs: 3, seed: 7, maxI: 2, maxJ: 3 });
+    assert.deepEqual(a, randomSubspaceBaseline(12, 4, 6, { pairs: 3, seed: 7, maxI: 2, maxJ: 3 }));
+    assert.equal(a.mean.length, 2);
+    assert.equal(a.mean[0].length, 3);
+    assert.notDeepEqual(a.mean, randomSubspaceBaseline(12, 4, 6, { pairs: 3, seed: 8, maxI: 2, maxJ: 3 }).mean);
+    const one = randomSubspaceBaseline(12, 4, 6, { pairs: 1 });
+    assert.deepEqual(one.min, one.max);
+    assert.deepEqual(one.mean, one.max);
+    assert.ok(one.std.every((row) => row.every((x) => x === 0)));
+  });
+
+  it('names bad sizes', () => {
+    assert.throws(() => randomSubspaceBaseline(0, 1, 1), /d must be a positive integer, got 0/);
+    assert.throws(() => randomSubspaceBaseline(8, 9, 1), /r1 must be an integer with 1 <= r1 <= 8 .*got 9/);
+    assert.throws(() => randomSubspaceBaseline(8, 2, 2, { pairs: 0 }), /pairs must be a positive integer, got 0/);
+    assert.throws(() => randomSubspaceBaseline(8, 2, 2, { maxJ: 3 }), /maxJ must be an integer with 1 <= maxJ <= 2/);
   });
 });

@@ -3,6 +3,7 @@ export * from './spec.js';
 export { renderSvg, renderPng, svgToPng, type PngOptions } from './render.js';
 export { saveChart } from './save.js';
 export { spreadChart, type SpreadOptions } from './spread.js';
+export { subspaceChart, indexTicks, type SubspaceChartOptions } from './subspace.js';
 export {
   svdStages, svdStagesChart, SVD_STAGE_COLORS, type Matrix2, type Svd2, type SvdStage, type SvdStagesOptions,
 } from './svd-stages.js';

@@ -28,6 +28,9 @@ export { type FlopCounter } from './dense.js';
 export {
   subspaceSimilarity,
   subspaceSimilarityGrid,
+  randomSubspaceBaseline,
+  type RandomBaseline,
+  type RandomBaselineOptions,
   type SubspaceOptions,
   type SubspaceGridOptions,
 } from './subspace.js';

@@ -1,9 +1,11 @@
 // Subspace similarity between two matrices' top singular directions, as in the LoRA paper
 // (Hu et al. 2021, §7.2, Eq. 4): φ(A₁, A₂, i, j) = ‖U_{A₁}^{(i)ᵀ}·U_{A₂}^{(j)}‖²_F / min(i, j) ∈ [0, 1],
 // where U^{(i)} holds the top-i singular vectors. 1: one subspace contains the other; 0: orthogonal.
+// For uniformly random subspaces of ℝ^d, E[‖U₁ᵀ·U₂‖²_F] = i·j/d, so E[φ] = max(i, j)/d: the chance level.
 import { Matrix } from 'ml-matrix';
 import { svd } from './svd.js';
-import { asMatrix, assertRank, type MatrixInput } from './validate.js';
+import { createRng, randomGaussian } from './random.js';
+import { asMatrix, assertPositiveInt, assertRank, type MatrixInput } from './validate.js';
 
 export interface SubspaceOptions {
   /**
@@ -79,6 +81,61 @@ export function subspaceSimilarityGrid(
     phi.push(row);
   }
   return { phi, cells };
+}
+
+export interface RandomBaselineOptions {
+  /** Random pairs drawn. @default 20 */
+  pairs?: number;
+  /** Seed of the first pair (the rest follow from it). @default 0 */
+  seed?: number;
+  /** Largest i and j in the grids. @default r1 and r2 */
+  maxI?: number;
+  maxJ?: number;
+}
+
+/** φ of random subspaces, cell by cell: the chance level max(i, j)/d and what `pairs` random draws gave. */
+export interface RandomBaseline {
+  /** max(i, j)/d at [i − 1][j − 1]. */
+  expected: number[][];
+  /** Mean, sample standard deviation, smallest and largest φ over the pairs at [i − 1][j − 1]. */
+  mean: number[][];
+  std: number[][];
+  min: number[][];
+  max: number[][];
+  pairs: number;
+}
+
+/**
+ * The random baseline for φ(A₁, A₂, i, j) with A₁ [r1, d] and A₂ [r2, d] (lora_A of ranks r1 and r2): Gaussian
+ * matrices of those shapes, whose right singular vectors span uniformly random nested subspaces. Read a learned
+ * φ against `max` (beyond the spread of chance), not only against `expected`.
+ */
+export function randomSubspaceBaseline(d: number, r1: number, r2: number, options: RandomBaselineOptions = {}): RandomBaseline {
+  assertPositiveInt(d, 'd', 128);
+  assertRank(r1, d, `lora_A's rows cannot outnumber d = ${d}`, 'r1');
+  assertRank(r2, d, `lora_A's rows cannot outnumber d = ${d}`, 'r2');
+  const pairs = options.pairs ?? 20;
+  assertPositiveInt(pairs, 'pairs', 20);
+  const maxI = options.maxI ?? r1;
+  const maxJ = options.maxJ ?? r2;
+  assertRank(maxI, r1, `A1 has ${r1} singular vectors`, 'maxI');
+  assertRank(maxJ, r2, `A2 has ${r2} singular vectors`, 'maxJ');
+  const rng = createRng(options.seed ?? 0);
+  const grids: number[][][] = [];
+  for (let p = 0; p < pairs; p++) {
+    grids.push(subspaceSimilarityGrid(randomGaussian(r1, d, rng), randomGaussian(r2, d, rng), { maxI, maxJ }).phi);
+  }
+  const cellwise = (f: (values: number[]) => number) =>
+    Array.from({ length: maxI }, (_, i) => Array.from({ length: maxJ }, (_, j) => f(grids.map((g) => g[i]![j]!))));
+  const avg = (v: number[]) => v.reduce((a, x) => a + x, 0) / v.length;
+  return {
+    expected: cellwise(() => 0).map((row, i) => row.map((_, j) => Math.max(i + 1, j + 1) / d)),
+    mean: cellwise(avg),
+    std: cellwise((v) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, x) => a + (x - avg(v)) ** 2, 0) / (v.length - 1)))),
+    min: cellwise((v) => Math.min(...v)),
+    max: cellwise((v) => Math.max(...v)),
+    pairs,
+  };
 }
 
 /** Orthonormal singular-vector bases of both matrices on the chosen side, checked to live in one space. */
