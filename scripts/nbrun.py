@@ -345,7 +345,7 @@ def main():
     ap.add_argument("--report", help="write a JSON report of each notebook's result here")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     ap.add_argument("--output", help="with --param and execute: where to write the executed notebook")
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()  # options before or after the notebooks, as the README writes them
     if args.mode == "info":
         print_kernel_info(args.kernel)
         return

@@ -57,6 +57,14 @@ describe('notebook parameters', () => {
     assert.equal((JSON.parse(readFileSync(report, 'utf8')) as { checks: number }[])[0]!.checks, 2);
   });
 
+  it('takes the notebooks after the options too (npm run notebooks:check -- --param r=8 NOTEBOOK)', () => {
+    const report = path.join(tmp, 'report-order.json');
+    const r = runner('check', '--param', 'r=8', '--report', report, fixture);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const [res] = JSON.parse(readFileSync(report, 'utf8')) as { params: Record<string, unknown> }[];
+    assert.deepEqual(res!.params, { r: 8 });
+  });
+
   it('an unknown name fails and lists the parameters', () => {
     const r = runner('check', fixture, '--param', 'rank=8');
     assert.equal(r.status, 1);
