@@ -10,6 +10,7 @@ export {
   type ExperimentResult,
   type LearnedLayer,
 } from './experiment.js';
+export { SeedRuns, seedValues, type SeedExperiment, type ExperimentOverrides, type SeedProgress } from './seeds.js';
 export { amplification, LORA_PAPER_TABLE_7, type Amplification } from './analysis.js';
 export { fitLowRank, type FitLowRankOptions, type FitLowRankResult } from './fit-lowrank.js';
 export {
