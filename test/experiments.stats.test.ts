@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { compareSeeds, median, spread, spreadBy } from '../src/experiments/stats.js';
+import { compareSeeds, describeComparison, median, spread, spreadBy } from '../src/experiments/stats.js';
 import { maxAbsDiff, relativeError } from '../src/linalg/compare.js';
 import { Matrix } from 'ml-matrix';
 import { interleavedMedians } from '../src/notebook/timing.js';
@@ -26,6 +26,19 @@ describe('seed statistics', () => {
     assert.equal(overlap.better, null);
     assert.equal(compareSeeds([0.9, 0.8, 0.85], [0.5, 0.6, 0.7], { lowerIsBetter: false }).better, 'a');
     assert.equal(compareSeeds([0.9, 0.8, 0.85], [0.5, 0.6, 0.7], { lowerIsBetter: true }).better, 'b');
+  });
+
+  it('describes a comparison in one line: means, ranges, and a winner only beyond the spread', () => {
+    const lower = compareSeeds([1.0, 1.1, 1.2], [1.3, 1.4, 1.5], { lowerIsBetter: true });
+    assert.equal(lower.lowerIsBetter, true);
+    assert.equal(
+      describeComparison(lower, ['r = 8', 'r = 2']),
+      "r = 8 1.10 [1.00, 1.20] vs r = 2 1.40 [1.30, 1.50]: r = 8 lower, beyond the seeds' spread",
+    );
+    const acc = compareSeeds([0.5, 0.6, 0.7], [0.8, 0.9, 0.85], { lowerIsBetter: false });
+    assert.equal(describeComparison(acc, ['a', 'b'], { digits: 1 }), "a 0.6 [0.5, 0.7] vs b 0.9 [0.8, 0.9]: b higher, beyond the seeds' spread");
+    const overlap = compareSeeds([1.0, 1.1, 1.35], [1.3, 1.4, 1.5], { lowerIsBetter: true });
+    assert.match(describeComparison(overlap, ['x', 'y']), /: no difference at this scale \(the ranges overlap\)$/);
   });
 
   it('refuses a comparison on fewer than 3 seeds', () => {

@@ -16,7 +16,7 @@ const PUBLIC = `
   batchTensors bestBy bitsPerWeight blockPaths blockScales bundledAdapter bundledCheckpoint causalMask
   chartBase chartOutput check checkClose classCrossEntropy classifierAccuracy combineFactors combinedRank
   compareSeeds concatCharts countParams createRng currentBackend dataPath decodeSafetensors demoPicture
-  dequantizeWeight effectiveRank encodeSafetensors energy entropyEffectiveRank evaluateTask exactMatch
+  dequantizeWeight describeComparison effectiveRank encodeSafetensors energy entropyEffectiveRank evaluateTask exactMatch
   exampleAt f32Tensor fastMatMulInstalled finetuneGpt fitLowRank folderHandler formatBytes formatDuration
   formatEta formatProgress formatProgressBar formatStep frobeniusError frobeniusNorm fromPeftJson fullFineTune
   gelu generate getLayer gptConfig grid heatmap injectLora installFastMatMul interleavedMedians isAllLinear

@@ -42,6 +42,8 @@ export interface Comparison {
   readonly separated: boolean;
   /** 'a' or 'b' when separated, else null ("no difference at this scale"). */
   readonly better: 'a' | 'b' | null;
+  /** How the comparison was judged: true for losses, false for accuracies. */
+  readonly lowerIsBetter: boolean;
 }
 
 /**
@@ -58,7 +60,14 @@ export function compareSeeds(a: readonly number[], b: readonly number[], options
   const sb = spread(b);
   const aWins = options.lowerIsBetter ? sa.max < sb.min : sa.min > sb.max;
   const bWins = options.lowerIsBetter ? sb.max < sa.min : sb.min > sa.max;
-  return { a: sa, b: sb, diff: sa.mean - sb.mean, separated: aWins || bWins, better: aWins ? 'a' : bWins ? 'b' : null };
+  return {
+    a: sa,
+    b: sb,
+    diff: sa.mean - sb.mean,
+    separated: aWins || bWins,
+    better: aWins ? 'a' : bWins ? 'b' : null,
+    lowerIsBetter: options.lowerIsBetter,
+  };
 }
 
 /** Groups rows by `key` and summarises `value` per group, in first-seen order. */
@@ -72,4 +81,18 @@ export function spreadBy<R extends Record<string, unknown>>(rows: readonly R[], 
     groups.get(k)!.push(v);
   }
   return new Map([...groups].map(([k, vs]) => [k, spread(vs)]));
+}
+
+/**
+ * One line saying what a comparison shows, means with their min–max ranges:
+ * "r = 8 0.42 [0.26, 0.53] vs r = 2 2.45 [2.38, 2.51]: r = 8 lower, beyond the seeds' spread", or
+ * "...: no difference at this scale (the ranges overlap)".
+ */
+export function describeComparison(c: Comparison, labels: readonly [string, string], options: { digits?: number } = {}): string {
+  const d = options.digits ?? 2;
+  const one = (label: string, s: Spread) => `${label} ${s.mean.toFixed(d)} [${s.min.toFixed(d)}, ${s.max.toFixed(d)}]`;
+  const head = `${one(labels[0], c.a)} vs ${one(labels[1], c.b)}`;
+  if (c.better === null) return `${head}: no difference at this scale (the ranges overlap)`;
+  const winner = c.better === 'a' ? labels[0] : labels[1];
+  return `${head}: ${winner} ${c.lowerIsBetter ? 'lower' : 'higher'}, beyond the seeds' spread`;
 }
