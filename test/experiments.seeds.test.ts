@@ -3,7 +3,8 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { runExperiment, type ExperimentOptions } from '../src/experiments/experiment.js';
+import { meanDeltaNorm, runExperiment, type ExperimentOptions } from '../src/experiments/experiment.js';
+import { frobeniusNorm } from '../src/linalg/lowrank.js';
 import { SeedRuns, seedValues } from '../src/experiments/seeds.js';
 import { Gpt } from '../src/models/gpt.js';
 import { gptConfig } from '../src/models/config.js';
@@ -71,6 +72,18 @@ describe('SeedRuns', () => {
     assert.deepEqual(long.losses.slice(0, 3), short.losses);
     assert.equal(long.losses.length, 6);
     await assert.rejects(runs.run(lora(2), 0, { evalSteps: [7] }), /evalSteps must be integers in 0\.\.6 \(steps\), got 7/);
+  });
+
+  it('meanDeltaNorm is the mean ‖scaling·B·A‖_F over the adapted matrices, and needs kept weights', async () => {
+    const runs = new SeedRuns(base);
+    const { result } = await runs.run(lora(2), 0, { keepWeights: true });
+    const ws = [...result.weights!.values()];
+    assert.equal(ws.length, 2); // q_proj and v_proj of the one block
+    const byHand = ws.map((w) => frobeniusNorm(w.lora_B.mmul(w.lora_A).mul(2))); // scaling = α/r = 4/2
+    assert.ok(Math.abs(meanDeltaNorm(result) - (byHand[0]! + byHand[1]!) / 2) < 1e-6);
+    assert.ok(meanDeltaNorm(result) > 0);
+    const { result: bare } = await runs.run(lora(2), 0);
+    assert.throws(() => meanDeltaNorm(bare), /kept no weights: run it with keepWeights: true/);
   });
 
   it('names what is wrong: seeds, rows and fields', async () => {

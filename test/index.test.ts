@@ -23,7 +23,7 @@ const PUBLIC = `
   isLayersModel isLoraLayer isQuantized learningRate lineChart lmBatch lmLoss loadAdapter loadCheckpoint
   loadClassifier loadGpt loadLayersModel loadTrainingState loraConfig loraParamsPerRank loraScaling
   lowRankApprox lowRankTask makeExamples maskedCrossEntropy matchedGaussian matchesTarget matrixToTensor
-  maxAbsDiff maxPromptLength maxRecordTokens median mixSeed namedWeights nightCameraMatrix notebookProgress
+  maxAbsDiff maxPromptLength maxRecordTokens meanDeltaNorm median mixSeed namedWeights nightCameraMatrix notebookProgress
   optimizerStateBytes paramCounts parseBackendName pngSize prescribedSpectrum pretrainClassifier pretrainGpt
   promptTokens quantizationError quantizeBase quantizeDense quantizeKernel quantizeWeight quantizedBytes
   randomGaussian randomOrthogonal randomizedSvd rankForBudget readAdapter readModelArtifacts reconstruct

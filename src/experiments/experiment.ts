@@ -3,6 +3,7 @@
 // back exactly as it was, so a sweep can run many variants on one model. Hu et al. 2021 §4; PEFT's LoraConfig.
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
+import { frobeniusNorm } from '../linalg/lowrank.js';
 import type { Gpt } from '../models/gpt.js';
 import type { CharTokenizer } from '../data/tokenizer.js';
 import { batchAt, lmBatch } from '../data/batch.js';
@@ -111,6 +112,18 @@ function describe(spec: ExperimentSpec): string {
   if (c.loraplus_lr_ratio) tags.push(`LoRA+ ×${c.loraplus_lr_ratio}`);
   if (spec.qlora) tags.push(spec.qlora.quant.bits);
   return tags.join(' ');
+}
+
+/**
+ * How far an adapter moved the weights: the mean over the adapted matrices of ‖ΔW‖_F = √(Σᵢⱼ ΔWᵢⱼ²), ΔW the
+ * scaled update scaling·B·A [out, in]. Needs a result trained with `keepWeights`.
+ */
+export function meanDeltaNorm(result: ExperimentResult): number {
+  if (result.weights === undefined || result.weights.size === 0) {
+    throw new Error(`meanDeltaNorm: run '${result.name}' kept no weights: run it with keepWeights: true`);
+  }
+  const norms = [...result.weights.values()].map((w) => frobeniusNorm(w.delta));
+  return norms.reduce((a, b) => a + b, 0) / norms.length;
 }
 
 /** Masked SFT loss of `model` on the task's fixed validation batch. */

@@ -5,6 +5,7 @@ export { grid, runSweep, loraParamsPerRank, rankForBudget, bestBy, shareOfBest, 
 export {
   runExperiment,
   taskValLoss,
+  meanDeltaNorm,
   type ExperimentSpec,
   type ExperimentOptions,
   type ExperimentResult,
