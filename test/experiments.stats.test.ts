@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { compareSeeds, describeComparison, median, spread, spreadBy } from '../src/experiments/stats.js';
+import { compareSeeds, describeComparison, median, seedSummary, spread, spreadBy } from '../src/experiments/stats.js';
 import { maxAbsDiff, relativeError } from '../src/linalg/compare.js';
 import { Matrix } from 'ml-matrix';
 import { interleavedMedians } from '../src/notebook/timing.js';
@@ -43,6 +43,22 @@ describe('seed statistics', () => {
 
   it('refuses a comparison on fewer than 3 seeds', () => {
     assert.throws(() => compareSeeds([1, 2], [3, 4, 5], { lowerIsBetter: true }), /'a' has 2 seed\(s\); a comparison needs at least 3/);
+  });
+
+  it('seedSummary gives one row per setting: the mean and min–max range of each field over its seeds', () => {
+    const rows = [
+      { r: 8, rule: 'a', seed: 0, loss: 1, em: 0.5 },
+      { r: 2, rule: 'a', seed: 0, loss: 2.5, em: 0 },
+      { r: 8, rule: 'a', seed: 1, loss: 2, em: 0.25 },
+      { r: 8, rule: 'b', seed: 0, loss: 3, em: 0 },
+    ];
+    assert.deepEqual(seedSummary(rows, ['r', 'rule'], ['loss', 'em']), [
+      { r: 8, rule: 'a', seeds: 2, loss: 1.5, 'loss range': '1–2', em: 0.375, 'em range': '0.25–0.5' },
+      { r: 2, rule: 'a', seeds: 1, loss: 2.5, 'loss range': '2.5–2.5', em: 0, 'em range': '0–0' },
+      { r: 8, rule: 'b', seeds: 1, loss: 3, 'loss range': '3–3', em: 0, 'em range': '0–0' },
+    ]);
+    assert.equal(seedSummary([{ k: 1, v: 1 / 3 }], ['k'], ['v'], { digits: 2 })[0]!['v'], 0.33);
+    assert.throws(() => seedSummary([{ k: 1, v: 'x' }], ['k'], ['v']), /field 'v' is "x", not a number/);
   });
 
   it('spreadBy groups rows in first-seen order', () => {

@@ -96,3 +96,37 @@ export function describeComparison(c: Comparison, labels: readonly [string, stri
   const winner = c.better === 'a' ? labels[0] : labels[1];
   return `${head}: ${winner} ${c.lowerIsBetter ? 'lower' : 'higher'}, beyond the seeds' spread`;
 }
+
+/**
+ * One row per group of `rows` (the fields in `by`, first-seen order) with, for each of `fields`, the mean over the
+ * group's seeds and its min–max range as text ("0.26–0.53"): a table of what a seed chart shows.
+ */
+export function seedSummary<R extends Record<string, unknown>>(
+  rows: readonly R[],
+  by: readonly (keyof R & string)[],
+  fields: readonly (keyof R & string)[],
+  options: { digits?: number } = {},
+): Record<string, string | number | boolean | null>[] {
+  const d = options.digits ?? 3;
+  const groups = new Map<string, R[]>();
+  for (const row of rows) {
+    const k = JSON.stringify(by.map((f) => row[f]));
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(row);
+  }
+  return [...groups.values()].map((group) => {
+    const out: Record<string, string | number | boolean | null> = {};
+    for (const f of by) out[f] = group[0]![f] as string | number | boolean | null;
+    out['seeds'] = group.length;
+    for (const f of fields) {
+      const s = spread(group.map((row) => {
+        const v = row[f];
+        if (typeof v !== 'number') throw new Error(`seedSummary: field '${f}' is ${JSON.stringify(v)}, not a number`);
+        return v;
+      }));
+      out[f] = Number(s.mean.toPrecision(d));
+      out[`${f} range`] = `${Number(s.min.toPrecision(d))}–${Number(s.max.toPrecision(d))}`;
+    }
+    return out;
+  });
+}
