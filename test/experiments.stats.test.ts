@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { compareSeeds, describeComparison, median, seedSummary, spread, spreadBy } from '../src/experiments/stats.js';
+import { compareSeeds, describeComparison, median, seedSummary, spread, spreadBy, unbeaten } from '../src/experiments/stats.js';
 import { maxAbsDiff, relativeError } from '../src/linalg/compare.js';
 import { Matrix } from 'ml-matrix';
 import { interleavedMedians } from '../src/notebook/timing.js';
@@ -59,6 +59,17 @@ describe('seed statistics', () => {
     ]);
     assert.equal(seedSummary([{ k: 1, v: 1 / 3 }], ['k'], ['v'], { digits: 2 })[0]!['v'], 0.33);
     assert.throws(() => seedSummary([{ k: 1, v: 'x' }], ['k'], ['v']), /field 'v' is "x", not a number/);
+  });
+
+  it('unbeaten keeps the settings that no other setting beat beyond the spread', () => {
+    const rows = [1, 1.1, 1.2].flatMap((v, seed) => [
+      { r: 2, seed, loss: v + 1 }, // beaten by both others
+      { r: 8, seed, loss: v }, // best mean
+      { r: 32, seed, loss: v + (seed === 0 ? 0.3 : 0.05) }, // overlaps r = 8
+    ]);
+    assert.deepEqual(unbeaten(rows, 'r', 'loss', { lowerIsBetter: true }), [8, 32]);
+    assert.deepEqual(unbeaten(rows, 'r', 'loss', { lowerIsBetter: false }), [2]);
+    assert.throws(() => unbeaten(rows.slice(0, 4), 'r', 'loss', { lowerIsBetter: true }), /has 1 seed\(s\)/);
   });
 
   it('spreadBy groups rows in first-seen order', () => {

@@ -32,7 +32,7 @@ const PUBLIC = `
   scatterChart scoreAnswers SeedRuns seedSummary seedValues seededRandom shareOfBest showChart showMarkdown showTable sigmaMatrix singularValues
   spectralError spectralNorm splitOf spread spreadBy spreadChart subspaceSimilarity subspaceSimilarityGrid svd
   svgToPng tableBundle taskValLoss tensorToMatrix textTask tf toFloat32 toPeftJson train truncationError
-  uninstallFastMatMul useBackend validateAgainstModel validateClassifierConfig validateGptConfig weightBytes
+  unbeaten uninstallFastMatMul useBackend validateAgainstModel validateClassifierConfig validateGptConfig weightBytes
   weightedDelta writeFileAtomic
 `.trim().split(/\s+/);
 

@@ -22,4 +22,4 @@ export {
   type LowRankTaskOptions,
   type FullFineTuneOptions,
 } from './lowrank-task.js';
-export { spread, median, compareSeeds, describeComparison, spreadBy, seedSummary, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
+export { spread, median, compareSeeds, describeComparison, spreadBy, seedSummary, unbeaten, MIN_SEEDS, type Spread, type Comparison } from './stats.js';

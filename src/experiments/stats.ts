@@ -130,3 +130,20 @@ export function seedSummary<R extends Record<string, unknown>>(
     return out;
   });
 }
+
+/**
+ * The settings (values of `key`) that no other setting in `rows` beat beyond the seeds' spread on `value`, in
+ * first-seen order: the ones a notebook may call "among the best". Each needs at least MIN_SEEDS rows.
+ */
+export function unbeaten<R extends Record<string, unknown>>(
+  rows: readonly R[],
+  key: keyof R,
+  value: keyof R,
+  options: { lowerIsBetter: boolean },
+): R[keyof R][] {
+  const groups = spreadBy(rows, key, value);
+  const values = new Map([...groups].map(([k, s]) => [k, s.values]));
+  return [...values.keys()].filter((k) =>
+    [...values.keys()].every((other) => other === k || compareSeeds(values.get(other)!, values.get(k)!, options).better !== 'a'),
+  );
+}
