@@ -29,7 +29,7 @@ const PUBLIC = `
   randomGaussian randomOrthogonal randomizedSvd rankForBudget readAdapter readModelArtifacts reconstruct
   recordText registerFileHandlers relativeError releaseBackend renderPng renderSvg replaceDirAtomic
   resolveTargets runExperiment runSweep saveAdapter saveChart saveCheckpoint saveLayersModel saveTrainingState
-  scatterChart scoreAnswers SeedRuns seedSummary seedValues seededRandom shareOfBest showChart showMarkdown showTable sigmaMatrix singularValues
+  scatterChart scoreAnswers SeedRuns seedSummary seedValues seededRandom shareOfBest showChart showMarkdown showTable sigmaMatrix smallMultiples singularValues
   spectralError spectralNorm splitOf spread spreadBy spreadChart subspaceSimilarity subspaceSimilarityGrid svd
   svgToPng tableBundle taskValLoss tensorToMatrix textTask tf toFloat32 toPeftJson train truncationError
   unbeaten uninstallFastMatMul useBackend validateAgainstModel validateClassifierConfig validateGptConfig weightBytes

@@ -71,8 +71,8 @@ export function compareSeeds(a: readonly number[], b: readonly number[], options
 }
 
 /** Groups rows by `key` and summarises `value` per group, in first-seen order. */
-export function spreadBy<R extends Record<string, unknown>>(rows: readonly R[], key: keyof R, value: keyof R): Map<R[keyof R], Spread> {
-  const groups = new Map<R[keyof R], number[]>();
+export function spreadBy<R extends Record<string, unknown>, K extends keyof R>(rows: readonly R[], key: K, value: keyof R): Map<R[K], Spread> {
+  const groups = new Map<R[K], number[]>();
   for (const row of rows) {
     const v = row[value];
     if (typeof v !== 'number') throw new Error(`spreadBy: row field '${String(value)}' is ${JSON.stringify(v)}, not a number`);
@@ -135,12 +135,12 @@ export function seedSummary<R extends Record<string, unknown>>(
  * The settings (values of `key`) that no other setting in `rows` beat beyond the seeds' spread on `value`, in
  * first-seen order: the ones a notebook may call "among the best". Each needs at least MIN_SEEDS rows.
  */
-export function unbeaten<R extends Record<string, unknown>>(
+export function unbeaten<R extends Record<string, unknown>, K extends keyof R>(
   rows: readonly R[],
-  key: keyof R,
+  key: K,
   value: keyof R,
   options: { lowerIsBetter: boolean },
-): R[keyof R][] {
+): R[K][] {
   const groups = spreadBy(rows, key, value);
   const values = new Map([...groups].map(([k, s]) => [k, s.values]));
   return [...values.keys()].filter((k) =>
