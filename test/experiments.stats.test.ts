@@ -125,6 +125,9 @@ describe('spread chart', () => {
     const nominal = spreadChart(rows, { x: 'name', y: 'loss', xType: 'nominal', sortByMean: true });
     const enc = ((nominal['layer'] as { encoding: { x: { sort?: unknown } } }[])[1]!).encoding.x;
     assert.deepEqual(enc.sort, ['r1', 'r8']);
+    const tilted = spreadChart(rows, { x: 'name', y: 'loss', xType: 'nominal', labelAngle: -30 });
+    const axis = ((tilted['layer'] as { encoding: { x: { axis: { labelAngle: number } } } }[])[0]!).encoding.x.axis;
+    assert.equal(axis.labelAngle, -30);
     assert.match(await renderSvg(nominal), /<svg/);
   });
 });
