@@ -63,7 +63,8 @@ describe('SeedRuns', () => {
     const runs = new SeedRuns(base);
     const { result: long } = await runs.run(lora(2), 0, { evalSteps: [0, 3] });
     const { result: short } = await runs.run(lora(2), 0, { steps: 3 });
-    const { result: full } = await runs.run(lora(2), 0);
+    const { result: full, reused } = await runs.run(lora(2), 0);
+    assert.equal(reused, true);
     assert.deepEqual(long.curve!.map((p) => p.step), [0, 3, 6]);
     assert.ok(Math.abs(long.curve![0]!.valLoss - long.startValLoss) < 1e-6, 'step 0 is the start');
     assert.ok(Math.abs(long.curve![1]!.valLoss - short.valLoss) < 1e-5, `${long.curve![1]!.valLoss} vs ${short.valLoss}`);
@@ -71,6 +72,12 @@ describe('SeedRuns', () => {
     assert.ok(Math.abs(long.valLoss - full.valLoss) < 1e-5, `${long.valLoss} vs ${full.valLoss}`);
     assert.deepEqual(long.losses.slice(0, 3), short.losses);
     assert.equal(long.losses.length, 6);
+    // the curve only observes the run: the 6-step run with a curve answered the plain 6-step request
+    assert.equal(full, long);
+    const again = await runs.run(lora(2), 0, { evalSteps: [2] }); // a curve step it lacks: trained again
+    assert.equal(again.reused, false);
+    assert.deepEqual(again.result.curve!.map((p) => p.step), [2, 6]);
+    assert.equal(again.result.valLoss, long.valLoss);
     await assert.rejects(runs.run(lora(2), 0, { evalSteps: [7] }), /evalSteps must be integers in 0\.\.6 \(steps\), got 7/);
   });
 

@@ -1,7 +1,8 @@
 // Settings × seeds: every setting of a comparison run at each of several seeds, one row per run for spreadChart and
 // compareSeeds. Seed s fixes the LoRA initialisation (lora_A) and the data order and dropout masks alike. Runs are
 // remembered by their full settings, so sections of a notebook that need the same run (the r = 8 point of a rank
-// sweep and of an α sweep) share it instead of training it twice.
+// sweep and of an α sweep) share it instead of training it twice. A learning curve (evalSteps) only observes a run,
+// so it is not part of the settings: a run with a curve answers a later request without one.
 import type { ExperimentOptions, ExperimentResult, ExperimentSpec } from './experiment.js';
 import { runExperiment } from './experiment.js';
 
@@ -57,10 +58,17 @@ export class SeedRuns {
     return { trained: this.trained, reused: this.reusedRuns };
   }
 
-  /** The key a run is remembered by: everything that can change its result. */
+  /** The key a run is remembered by: everything that can change its training (not the curve that observes it). */
   private key(spec: ExperimentSpec, seed: number, options: ExperimentOverrides): string {
-    const { model: _m, tokenizer: _t, onProgress: _p, task, ...rest } = { ...this.base, ...options };
+    const { model: _m, tokenizer: _t, onProgress: _p, evalSteps: _e, task, ...rest } = { ...this.base, ...options };
     return canonical({ spec: seeded(spec, seed), seed, task: task.name, ...rest });
+  }
+
+  /** True when `result` recorded every step of the curve these options ask for. */
+  private hasCurve(result: ExperimentResult, options: ExperimentOverrides): boolean {
+    const wanted = options.evalSteps ?? this.base.evalSteps ?? [];
+    const have = new Set((result.curve ?? []).map((p) => p.step));
+    return wanted.every((s) => have.has(s));
   }
 
   /** One run at `seed`; an identical earlier run (same spec, seed and options) is returned instead of retrained. */
@@ -69,8 +77,12 @@ export class SeedRuns {
     const key = this.key(spec, seed, options);
     const known = this.cache.get(key);
     if (known !== undefined) {
-      this.reusedRuns++;
-      return { result: await known, reused: true };
+      const result = await known;
+      if (this.hasCurve(result, options)) {
+        this.reusedRuns++;
+        return { result, reused: true };
+      }
+      // the same run, but its curve lacks steps now asked for: train it again, recording them
     }
     const pending = runExperiment(seeded(spec, seed), { ...this.base, ...options, seed });
     this.cache.set(key, pending);
