@@ -1,13 +1,14 @@
 // `npm run bench`: every TF.js backend that loads here, side by side in one run — matMul GFLOP/s, a training
 // step of the GPT (base forward + backward, LoRA, full fine-tuning), tokens/s, inference latency base vs unmerged
-// vs merged LoRA, optimizer-state and peak tensor bytes, SVD timings — and the PyTorch peer (bench/torch_peer.py)
-// on the same GPT, batch, LoRA config and thread count when torch imports; ratio tables plus a JSON file.
+// vs merged LoRA, optimizer-state and peak tensor bytes, the GEMM at 1 thread vs all, SVD timings — and the PyTorch
+// peer (bench/torch_peer.py) on the same GPT, batch, LoRA config and thread count when torch imports; ratio tables
+// plus a JSON file. The per-backend sections run lora-lab's GEMM on --threads threads (default 1, like the peer).
 // Run: npx tsx bench/run.ts [--quick] [--backends wasm,webgpu|all] [--preset bench] [--batch 32] [--threads 1]
 // `--hf` runs bench/hf.ts instead: a GPT-2-small-shaped Hugging Face model (forward, KV-cached generation, load memory).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { releaseBackend, useBackend } from '../src/backend/index.js';
+import { gemmThreads, releaseBackend, setGemmThreads, useBackend } from '../src/backend/index.js';
 import { GPT_PRESETS, type GptPresetName } from '../src/models/config.js';
 import { benchMatMul, type MatMulRow } from './lib/matmul.js';
 import { benchTraining, makeModels, type TrainingResult } from './lib/training.js';
@@ -21,6 +22,8 @@ import { CharTokenizer } from '../src/data/tokenizer.js';
 import { DEFAULT_LORA } from '../src/train/finetune.js';
 import { formatBytes, formatMs, formatRatio, table } from './lib/timing.js';
 import { hfMain } from './hf.js';
+import { benchThreads, type PeerSteps, type ThreadsResult } from './lib/threads.js';
+import { formatThreads } from './lib/threads-report.js';
 
 export interface BenchOptions {
   quick: boolean;
@@ -35,8 +38,17 @@ export interface BenchOptions {
   noTrain: boolean;
   /** Run the PyTorch peer beside the training step (when a Python with torch is found). */
   torch: boolean;
-  /** Threads for the PyTorch peer: lora-lab's GEMM runs on one, so the default compares like with like. */
+  /** GEMM threads of the per-backend sections and of their PyTorch peer. @default 1 (like with like) */
   threads: number;
+  /** Skip the 1-thread vs N-thread comparison of the GEMM. */
+  noThreads: boolean;
+  /** matMul sizes of that comparison. */
+  threadSizes: number[];
+  /**
+   * The PyTorch peer at a thread count (torch.set_num_threads), for the threads section's side-by-side column.
+   * Not set: no PyTorch column there (runBench sets it when `torch` is on).
+   */
+  peer?: (threads: number) => Promise<PeerSteps | undefined>;
 }
 
 export interface VariantResult {
@@ -65,6 +77,10 @@ export interface BenchResult {
   /** The PyTorch peer on the same GPT, batch, LoRA config and thread count; null when not asked for. */
   pytorch: TorchPeerResult | { unavailable: string } | null;
   variants: VariantResult[];
+  /** wasm's GEMM on 1 thread vs the default (LORA_LAB_THREADS, else the cores up to 8), interleaved. */
+  threads?: ThreadsResult;
+  /** Why the thread comparison did not run. */
+  threadsSkipped?: string;
   svd: SvdRow[];
   goals: Goal[];
   /** Wall-clock seconds of the whole run. */
@@ -83,6 +99,8 @@ export function defaultOptions(quick: boolean): BenchOptions {
     noTrain: false,
     torch: true,
     threads: 1,
+    noThreads: false,
+    threadSizes: quick ? [256, 512] : [256, 512, 1024],
   };
 }
 
@@ -94,6 +112,9 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
   const results: VariantResult[] = [];
   let webgpuAdapter: string | undefined;
 
+  // The per-backend sections (and their PyTorch peer) run on o.threads GEMM threads; the threads section
+  // below compares 1 thread with the default.
+  setGemmThreads(o.threads);
   for (const v of o.variants) {
     const info = await activate(v);
     if (typeof info === 'string') {
@@ -143,6 +164,9 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
     });
     if ('unavailable' in pytorch) log(`PyTorch peer: not run (${pytorch.unavailable})`);
   }
+  setGemmThreads();
+  const peer = o.peer ?? (o.torch ? torchSteps(o) : undefined);
+  const threaded = await compareThreads({ ...o, peer }, log);
   log(`SVD ${o.svdSizes.join(', ')}`);
   const svd = await benchSvd(o.svdSizes, 16, o.quick ? 2 : 3);
   const machine = describeMachine(webgpuAdapter);
@@ -156,9 +180,41 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
     batchSize: o.batchSize,
     pytorch,
     variants: results,
+    ...threaded,
     svd,
   };
   return { ...partial, goals: evaluateGoals(partial), seconds: (performance.now() - started) / 1000 };
+}
+
+/** The GEMM at 1 thread vs the default thread count, on wasm (interleaved rounds), unless there is only one. */
+/** The PyTorch peer's full and LoRA step at a thread count, for the threads section. */
+function torchSteps(o: BenchOptions): (threads: number) => Promise<PeerSteps | undefined> {
+  return async (threads) => {
+    const r = await runTorchPeer({
+      preset: o.preset, batchSize: o.batchSize, vocab: new CharTokenizer().vocabSize, r: DEFAULT_LORA.r,
+      alpha: DEFAULT_LORA.lora_alpha, targets: DEFAULT_LORA.target_modules, threads,
+      reps: o.quick ? 2 : 5, budgetS: o.quick ? 20 : 60,
+    });
+    return 'unavailable' in r ? undefined : { threads, fullMs: r.full.ms, loraMs: r.lora.ms };
+  };
+}
+
+async function compareThreads(o: BenchOptions, log: (line: string) => void): Promise<{ threads?: ThreadsResult; threadsSkipped?: string }> {
+  if (o.noThreads) return { threadsSkipped: '--no-threads' };
+  const threads = gemmThreads();
+  if (threads < 2) return { threadsSkipped: 'one thread here (LORA_LAB_THREADS=1 or a single core)' };
+  const wasm = o.variants.find((v) => v.backend === 'wasm' && v.fastMatMul);
+  if (wasm === undefined) return { threadsSkipped: 'wasm (with lora-lab\'s GEMM) not among --backends' };
+  const info = await activate(wasm);
+  if (typeof info === 'string') return { threadsSkipped: `wasm not available: ${info}` };
+  const models = o.noTrain ? null : makeModels(o.preset, o.batchSize);
+  try {
+    const reps = o.quick ? 2 : 5;
+    const modelsLabel = `GPT preset '${o.preset}', batch ${o.batchSize}`;
+    return { threads: await benchThreads({ backend: 'wasm', threads, sizes: o.threadSizes, models, modelsLabel, reps, peer: o.peer, log }) };
+  } finally {
+    models?.dispose();
+  }
 }
 
 /** The report as text: machine, then one table per section, then the goals. */
@@ -258,6 +314,9 @@ export function formatReport(r: BenchResult): string {
   }
   for (const v of ran.filter((x) => x.trainingSkipped !== undefined)) out.push(`${v.id}: training not timed: ${v.trainingSkipped}`);
 
+  if (r.threads !== undefined) out.push('', ...formatThreads(r.threads));
+  else if (r.threadsSkipped !== undefined) out.push('', `threads: not compared: ${r.threadsSkipped}`);
+
   out.push('', 'SVD on the CPU (ml-matrix full SVD vs src/linalg randomized top-k, oversampling 10, 2 power iterations)');
   out.push(
     table(
@@ -293,6 +352,7 @@ function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
     else if (a === '--no-train') o.noTrain = true;
     else if (a === '--no-torch') o.torch = false;
     else if (a === '--threads') o.threads = ints(value(i++), a)[0]!;
+    else if (a === '--no-threads') o.noThreads = true;
     else if (a === '--backends') o.variants = parseVariants(value(i++));
     else if (a === '--sizes') o.sizes = ints(value(i++), a);
     else if (a === '--svd-sizes') o.svdSizes = ints(value(i++), a);
@@ -305,14 +365,15 @@ function parseArgs(argv: string[]): { options: BenchOptions; out?: string } {
     } else if (a === '--help' || a === '-h') {
       console.log(
         [
-          'usage: npm run bench -- [--quick] [--backends LIST|all] [--all] [--no-train] [--preset NAME] [--batch N]',
+          'usage: npm run bench -- [--quick] [--backends LIST|all] [--all] [--no-train] [--no-threads] [--preset NAME] [--batch N]',
           '                        [--threads N] [--no-torch] [--sizes 128,256,...] [--svd-sizes 256,512] [--out FILE.json]',
           '       npm run bench -- --hf [--backend wasm] [--quick] [--out FILE.json]',
           '--hf         GPT-2-small-shaped Hugging Face model: forward ms, generation tok/s with/without KV cache, load peak memory',
           '--quick      a 1-2 minute subset (matMul 256/512; training only on the backend auto picks)',
           '--backends   node-gpu,node,webgpu,wasm,wasm-stock,cpu,cpu-stock (default all that load)',
           '--all        also time training on cpu-stock (about 40 s per step here)',
-          '--threads    threads of the PyTorch peer (default 1, as lora-lab\'s GEMM); --no-torch skips the peer',
+          '--threads    GEMM threads of the per-backend sections and their PyTorch peer (default 1); --no-torch skips the peer',
+          '--no-threads skip wasm\'s GEMM at 1 thread vs LORA_LAB_THREADS / the cores (bench/threads.ts has more)',
           '--out        JSON path (default bench/results/<machine>-<date>.json, plus bench/latest.json)',
         ].join('\n'),
       );

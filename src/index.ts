@@ -19,6 +19,13 @@ export {
   installFastMatMul,
   uninstallFastMatMul,
   type FastMatMulBackend,
+  gemmThreads,
+  setGemmThreads,
+  gemmThreadStats,
+  gemmThreadsReady,
+  THREAD_MIN_FLOPS,
+  type GemmThreadStats,
+  type GemmThreadOptions,
 } from './backend/index.js';
 export * from './charts/index.js';
 export * from './notebook/index.js';

@@ -3,7 +3,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { batchMatMulF32, fastMatMulInstalled, gemmAvailable, releaseBackend, uninstallFastMatMul, useBackend } from '../src/backend/index.js';
+import { batchMatMulF32, fastMatMulInstalled, gemm, gemmAvailable, releaseBackend, uninstallFastMatMul, useBackend } from '../src/backend/index.js';
 
 /** Deterministic values in [−1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -54,6 +54,43 @@ describe('WebAssembly SIMD GEMM', () => {
         }
       }
     }
+  });
+
+  it('packs operands with no unit stride too (every other float of wider rows), for A and for B', () => {
+    const [M, K, N] = [9, 13, 11];
+    const wide = values(2 * M * K + 2 * K * N, 7); // A's rows, then B's rows, each twice as wide as needed
+    const strided = (offset: number, rowStride: number) => ({ data: wide, offset, rowStride, colStride: 2 });
+    const c = new Float32Array(M * N);
+    gemm(M, N, K, strided(0, 2 * K), strided(2 * M * K, 2 * N), c);
+    const a = Float32Array.from({ length: M * K }, (_, i) => wide[2 * i]!);
+    const b = Float32Array.from({ length: K * N }, (_, i) => wide[2 * M * K + 2 * i]!);
+    assert.ok(maxAbs(c, reference(a, b, M, K, N, false, false)) < 1e-5);
+  });
+
+  it('the epilogue is C + bias (float32) then relu, bit for bit as in JS: one value or one per column, −0 and NaN kept', () => {
+    const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
+    for (const [M, K, N] of [[5, 3, 9], [13, 300, 17], [4, 0, 8], [2, 1, 3]] as const) {
+      const a = values(M * K, 11);
+      const b = values(K * N, 12);
+      if (K > 0) b[0] = 0; // column 0 of row 0 of A·B then gets products with a zero...
+      const perColumn = values(N, 13);
+      perColumn[0] = -0;
+      if (N > 2) perColumn[2] = NaN;
+      for (const bias of [undefined, perColumn, Float32Array.of(-0.25)]) {
+        for (const relu of [false, true]) {
+          const plain = batchMatMulF32(a, [1, M, K], b, [1, K, N], false, false);
+          for (let i = 0; i < plain.length; i++) {
+            if (bias !== undefined) plain[i] = plain[i]! + (bias.length === 1 ? bias[0]! : bias[i % N]!);
+            if (relu && plain[i]! < 0) plain[i] = 0;
+          }
+          const fused = batchMatMulF32(a, [1, M, K], b, [1, K, N], false, false, undefined, { bias, relu });
+          assert.deepEqual(bits(fused), bits(plain), `M=${M} K=${K} N=${N} bias=${bias?.length} relu=${relu}`);
+        }
+      }
+    }
+    assert.throws(() => batchMatMulF32(values(6, 1), [1, 2, 3], values(12, 2), [1, 3, 4], false, false, undefined, {
+      bias: values(3, 3),
+    }), { message: 'matMul bias has 3 values for N = 4 columns: give N values or 1' });
   });
 
   it('broadcasts a batch of 1 against a batch of 3', () => {

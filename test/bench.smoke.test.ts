@@ -3,7 +3,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { releaseBackend } from '../src/backend/index.js';
+import { gemmThreads, releaseBackend } from '../src/backend/index.js';
 import { defaultOptions, formatReport, runBench } from '../bench/run.js';
 import { parseVariants } from '../bench/lib/variants.js';
 import { median, table } from '../bench/lib/timing.js';
@@ -21,7 +21,7 @@ describe('bench', () => {
 
   it('runs every section on tiny sizes and reports the goals', async () => {
     const o = { ...defaultOptions(false), variants: parseVariants('wasm,cpu-stock'), preset: 'nano' as const, batchSize: 2,
-      sizes: [16, 32], svdSizes: [24], torch: false }; // the PyTorch peer has its own test
+      sizes: [16, 32], svdSizes: [24], threadSizes: [64], torch: false }; // the PyTorch peer has its own test
     const lines: string[] = [];
     const before = tf.memory().numTensors;
     const r = await runBench(o, (l) => lines.push(l));
@@ -50,5 +50,17 @@ describe('bench', () => {
       assert.ok(text.includes(heading), `report lacks '${heading}'`);
     }
     assert.ok(lines.some((l) => l.startsWith('wasm: training steps')));
+    if (gemmThreads() > 1) {
+      const th = r.threads!;
+      assert.equal(th.threads, gemmThreads());
+      assert.deepEqual(th.matmul.map((m) => m.n), [64]);
+      assert.ok(th.matmul[0]!.gflops1 > 0 && th.matmul[0]!.gflopsN > 0);
+      assert.deepEqual(th.training.map((x) => x.kind), ['full', 'lora']);
+      assert.ok(th.training.every((x) => x.ms1 > 0 && x.msN > 0 && Number.isFinite(x.speedup)));
+      assert.ok(text.includes(`threads: the GEMM on 1 thread vs ${th.threads}`));
+      assert.ok(r.goals.some((g) => g.goal.startsWith('full training step on')));
+    } else {
+      assert.match(r.threadsSkipped ?? '', /one thread here/);
+    }
   });
 });

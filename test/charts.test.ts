@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
-import { barChart, concatCharts, heatmap, lineChart, renderPng, renderSvg, saveChart } from '../src/charts/index.js';
+import { barChart, concatCharts, heatmap, lineChart, pictureChart, renderPng, renderSvg, saveChart } from '../src/charts/index.js';
 import { progressChart } from '../src/notebook/progress.js';
 
 const rows = [
@@ -35,6 +35,20 @@ describe('chart specs', () => {
     const values = (spec['data'] as { values: { i: number; j: number; v: number }[] }).values;
     assert.equal(values.length, 6);
     assert.deepEqual(values[5], { i: 1, j: 2, v: 6 });
+  });
+
+  it('a picture is a grey heatmap without axes or legend: 1 white, 0 black, each cell stroked in its own grey', async () => {
+    const spec = pictureChart([[0, 1], [0.5, 1]], { title: 'k = 1', width: 40, height: 40 });
+    const enc = spec['encoding'] as Record<string, { scale?: unknown; legend?: unknown; axis?: unknown }>;
+    assert.deepEqual(enc['color']!.scale, { domain: [0, 1], range: ['black', 'white'], interpolate: 'rgb' });
+    assert.deepEqual(enc['stroke'], enc['color']);
+    assert.equal(enc['color']!.legend, null);
+    assert.equal(enc['x']!.axis, null);
+    const svg = await renderSvg(spec);
+    assert.match(svg, /k = 1/);
+    // the 0 cell renders black, the 0.5 cell mid grey and the 1 cells white
+    const fills = [...svg.matchAll(/aria-label="column: (\d); row: (\d)[^"]*"[^>]*fill="([^"]+)"/g)].map((m) => `${m[2]}${m[1]} ${m[3]}`);
+    assert.deepEqual(fills, ['00 rgb(0, 0, 0)', '01 rgb(255, 255, 255)', '10 rgb(128, 128, 128)', '11 rgb(255, 255, 255)']);
   });
 
   it('concatenation keeps each chart’s data and drops the inner schema', () => {

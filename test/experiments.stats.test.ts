@@ -114,6 +114,29 @@ describe('interleaved timings', () => {
     assert.equal(tf.memory().numTensors, before);
     await assert.rejects(interleavedMedians({ a: () => tf.ones([1]) }, { rounds: 1, warmup: 1 }), /rounds must be an integer > warmup/);
   });
+
+  it('times plain computations and promises too, leaving the warm-up rounds out', async () => {
+    let calls = 0;
+    /** Busy for at least `ms`: a lower bound on the time a call takes, on any machine. */
+    const spin = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+      return { calls: ++calls };
+    };
+    // The warm-up call returns at once, the measured one takes >= 20 ms: with the warm-up counted, the median of
+    // the two would be about 10 ms.
+    const ms = await interleavedMedians(
+      {
+        plain: () => spin(calls === 0 ? 0 : 20),
+        promise: () => new Promise((resolve) => setTimeout(() => resolve(1), 30)),
+      },
+      { rounds: 2, warmup: 1 },
+    );
+    assert.equal(calls, 2);
+    assert.ok(ms.plain >= 20, `the warm-up round is left out: ${ms.plain} ms`);
+    assert.ok(ms.promise >= 25, `the promise was awaited: ${ms.promise} ms`);
+    await assert.rejects(interleavedMedians({ a: () => 1 }, { rounds: 3, warmup: -1 }), /rounds must be an integer > warmup \(-1\)/);
+  });
 });
 
 describe('spread chart', () => {

@@ -1,6 +1,7 @@
 // The performance goals the bench checks, each with the measured figure and by how much it is met or missed.
 // LoRA's claims (Hu et al. 2021): a cheaper step and fewer trainable parameters and optimizer state (§4.2), no added
-// inference latency once merged (§4.1); the CPU matMul goal for machines without tfjs-node; PyTorch on the same CPU.
+// inference latency once merged (§4.1); the CPU matMul goal for machines without tfjs-node; PyTorch on the same CPU;
+// the worker threads' goals.
 import type { BenchResult } from '../run.js';
 
 export interface Goal {
@@ -88,6 +89,44 @@ export function evaluateGoals(r: Omit<BenchResult, 'goals' | 'seconds'>): Goal[]
           `PyTorch's time; LoRA/full ${best.training!.loraOverFull.toFixed(2)} here vs ${peer.loraOverFull.toFixed(2)} in PyTorch`,
       });
     }
+  }
+  goals.push(...threadGoals(r));
+  return goals;
+}
+
+/** The worker threads' goals (2 cores): matMul >= 1.7x at n = 1024, full step >= 1.25x, >= 2x PyTorch at equal threads. */
+function threadGoals(r: Omit<BenchResult, 'goals' | 'seconds'>): Goal[] {
+  const t = r.threads;
+  if (t === undefined) {
+    const why = r.threadsSkipped ?? 'not measured';
+    return [{ goal: `threaded GEMM vs one thread`, met: undefined, detail: why }];
+  }
+  const load = `load ${t.loadBefore[0]!.toFixed(1)} -> ${t.loadAfter[0]!.toFixed(1)}`;
+  const cpu = (x: number | undefined) => (x === undefined ? '' : `, CPU-time ratio ${x.toFixed(2)}x`);
+  const goals: Goal[] = [];
+  const m = t.matmul.find((x) => x.n === 1024);
+  goals.push(m === undefined
+    ? { goal: `matMul at n = 1024 on ${t.threads} threads >= 1.7x one thread`, met: undefined, detail: 'n = 1024 not measured' }
+    : {
+      goal: `matMul at n = 1024 on ${t.threads} threads >= 1.7x one thread`,
+      met: m.speedup >= 1.7,
+      detail: `${m.speedup.toFixed(2)}x (${m.gflops1.toFixed(1)} -> ${m.gflopsN.toFixed(1)} GFLOP/s${cpu(m.cpuSpeedup)}; ${load})`,
+    });
+  const full = t.training.find((x) => x.kind === 'full');
+  if (full !== undefined) {
+    goals.push({
+      goal: `full training step on ${t.threads} threads >= 1.25x one thread`,
+      met: full.speedup >= 1.25,
+      detail: `${full.speedup.toFixed(2)}x (${full.ms1.toFixed(0)} -> ${full.msN.toFixed(0)} ms${cpu(full.cpuSpeedup)}; ${load})`,
+    });
+    const peer = t.peer?.find((x) => x.threads === t.threads);
+    goals.push(peer === undefined
+      ? { goal: `full step >= 2x faster than PyTorch at ${t.threads} threads`, met: undefined, detail: 'no PyTorch peer in this run' }
+      : {
+        goal: `full step >= 2x faster than PyTorch at ${t.threads} threads`,
+        met: peer.fullMs / full.msN >= 2,
+        detail: `${(peer.fullMs / full.msN).toFixed(2)}x (${full.msN.toFixed(0)} vs ${peer.fullMs.toFixed(0)} ms)`,
+      });
   }
   return goals;
 }

@@ -11,6 +11,8 @@ import { textTask } from '../../src/data/tasks.js';
 import { injectLora, type LoraModel } from '../../src/lora/index.js';
 import { Adam } from '../../src/train/adam.js';
 import { allVariables } from '../../src/train/params.js';
+
+export { allVariables };
 import { DEFAULT_LORA } from '../../src/train/finetune.js';
 import { lmLoss } from '../../src/train/sft.js';
 import { optimizerStateBytes, PeakMemory } from '../../src/train/memory.js';
@@ -95,8 +97,8 @@ export function makeModels(preset: GptPresetName, batchSize: number, r: number =
   };
 }
 
-/** One step as src/train/loop.ts takes it: loss → gradients → clip the global norm to 1 → Adam. */
-async function step(model: Gpt, batch: LmBatch, vars: tf.Variable[], adam: Adam | null, meter: PeakMemory): Promise<number> {
+/** One step as src/train/loop.ts takes it: loss → gradients → clip the global norm to 1 → Adam (none: base). */
+export async function step(model: Gpt, batch: LmBatch, vars: tf.Variable[], adam: Adam | null, meter = new PeakMemory()): Promise<number> {
   const { value, grads } = tf.variableGrads(() => {
     const l = lmLoss(model, batch, { training: true });
     meter.sample(); // activations alive: the forward pass's peak

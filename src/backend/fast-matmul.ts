@@ -1,24 +1,19 @@
 // Replaces the BatchMatMul and _FusedMatMul kernels of the `cpu` and `wasm` backends with the WebAssembly SIMD
 // GEMM of gemm.ts. Why: tfjs `cpu` multiplies in plain JS (~0.5 GFLOP/s here), and tfjs `wasm` uses XNNPACK only
 // for an untransposed, unbatched product: transposed operands (every matMul gradient) and batched ones
-// (attention) fall to a scalar loop at ~1 GFLOP/s. Gradients are unchanged: they are registered per kernel name.
-// On wasm, Identity (which many gradients call through cast-to-same-dtype) also shares its input's memory instead of
+// (attention) fall to a scalar loop at ~1 GFLOP/s; and neither uses more than one thread in Node, where this kernel
+// spreads large products over worker threads. Gradients are unchanged: they are registered per kernel name.
+// Sum over leading axes (bias and LayerNorm gradients) skips the backends' transpose (fast-sum.ts, same bits). On
+// wasm, Identity (which many gradients call through cast-to-same-dtype) also shares its input's memory instead of
 // copying it, as the cpu backend's Identity and wasm's own Reshape already do.
 import * as tf from '@tensorflow/tfjs';
-import { batchMatMulF32, gemmAvailable } from './gemm.js';
+import { batchMatMulF32, gemmAvailable, THREAD_MIN_FLOPS } from './gemm.js';
+import { fastSum } from './fast-sum.js';
+import type { CpuBackendInternals, WasmBackendInternals } from './internals.js';
 
 type TensorInfo = tf.TensorInfo;
 export type FastMatMulBackend = 'cpu' | 'wasm';
 
-/** What the two backends expose that the kernels need (public at run time, absent from the typings). */
-interface CpuBackendInternals {
-  data: { get(dataId: unknown): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-}
-interface WasmBackendInternals {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
 
 interface MatMulArgs {
   inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
@@ -28,7 +23,7 @@ interface MatMulArgs {
 
 const MATMUL_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
 const kernelsFor = (backend: FastMatMulBackend): string[] =>
-  backend === 'wasm' ? [...MATMUL_KERNELS, 'Identity'] : [...MATMUL_KERNELS];
+  backend === 'wasm' ? [...MATMUL_KERNELS, 'Sum', 'Identity'] : [...MATMUL_KERNELS, 'Sum'];
 const originals = new Map<string, tf.KernelConfig>();
 const key = (kernel: string, backend: string) => `${backend}/${kernel}`;
 
@@ -54,7 +49,9 @@ export function installFastMatMul(backend: FastMatMulBackend): boolean {
     const kernelFunc =
       kernelName === 'Identity'
         ? (args: IdentityArgs) => sharedIdentity(args, original)
-        : (args: MatMulArgs) => fastMatMul(args, backend, original);
+        : kernelName === 'Sum'
+          ? (args: Parameters<typeof fastSum>[0]) => fastSum(args, backend, original)
+          : (args: MatMulArgs) => fastMatMul(args, backend, original);
     // Keep the original's setupFunc/disposeFunc: a backend that starts again (after tf.engine().reset(), which
     // releaseBackend() does for webgpu) must set up the original kernel the fallback calls.
     tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
@@ -119,8 +116,14 @@ function fastMatMul(args: MatMulArgs, backendName: FastMatMulBackend, original: 
   if (bias !== undefined && !(bias.dtype === 'float32' && (bias.shape.reduce((x, y) => x * y, 1) === N || bias.shape.every((d) => d === 1)))) {
     return fallback();
   }
-  // tfjs wasm already runs an untransposed, unbatched product through XNNPACK, which beats this kernel there.
-  if (backendName === 'wasm' && !transposeA && !transposeB && batch.batchA === 1 && batch.batchB === 1) return fallback();
+  // tfjs wasm runs an untransposed, unbatched product through XNNPACK, on one thread. For narrow (N < 64) or small
+  // products it beats this kernel's one thread (2048×128·128×32: 0.73 vs 1.13 ms CPU), so they stay there; larger ones
+  // come here (equal or faster on one thread: 0.74-1.02× XNNPACK's CPU time at 2048×128×128-512, 1024³) and can use
+  // the threads. The rule does not look at the thread count, so neither do the results.
+  if (backendName === 'wasm' && !transposeA && !transposeB && batch.batchA === 1 && batch.batchB === 1 &&
+    (N < 64 || 2 * M * N * K < THREAD_MIN_FLOPS)) {
+    return fallback();
+  }
 
   const outShape = [...batch.outer, M, N];
   const batchSize = Math.max(batch.batchA, batch.batchB);
@@ -144,15 +147,10 @@ function fastMatMul(args: MatMulArgs, backendName: FastMatMulBackend, original: 
     c = new Float32Array(batchSize * M * N);
     out = be.makeTensorInfo(outShape, 'float32', c);
   }
-  batchMatMulF32(av, [batch.batchA, a1, a2], bv, [batch.batchB, b1, b2], transposeA, transposeB, c);
-  if (biasv !== undefined) {
-    if (biasv.length === 1) {
-      const v = biasv[0]!;
-      for (let i = 0; i < c.length; i++) c[i] = c[i]! + v;
-    } else {
-      for (let i = 0; i < c.length; i += N) for (let j = 0; j < N; j++) c[i + j] = c[i + j]! + biasv[j]!;
-    }
-  }
-  if (activation === 'relu') for (let i = 0; i < c.length; i++) if (c[i]! < 0) c[i] = 0;
+  // Bias and relu in the kernel's epilogue: C + bias rounded to float32, then relu, as TF.js's fused kernel does.
+  batchMatMulF32(av, [batch.batchA, a1, a2], bv, [batch.batchB, b1, b2], transposeA, transposeB, c, {
+    bias: biasv,
+    relu: activation === 'relu',
+  });
   return out;
 }

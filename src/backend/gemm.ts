@@ -1,7 +1,14 @@
-// A single-threaded float32 GEMM in WebAssembly SIMD, assembled here byte by byte (no toolchain needed):
+// A float32 GEMM in WebAssembly SIMD (the micro-kernel is assembled in gemm-kernel.ts, no toolchain needed):
 // C = A·B with A [M, K] and B [K, N] given by strides, so transposes cost nothing extra. Goto & van de Geijn
 // 2008 ("Anatomy of high-performance matrix multiplication"): pack A into 4-row and B into 8-column panels,
-// then a 4×8 register-blocked micro-kernel (8 f32x4 accumulators) with K blocked to stay in cache.
+// then a 4×8 register-blocked micro-kernel (8 f32x4 accumulators) with K blocked to stay in cache. Large products
+// are shared with worker threads (gemm-threads.ts); every output tile is still computed the same way, by one thread.
+import { DEFAULT_WORKER_SPIN_US, GemmPool, type GemmThreadStats, type Kernels, type SpinOptions } from './gemm-threads.js';
+import { threadsFromEnv } from './thread-count.js';
+import { kernelModule, MAX_PAGES } from './gemm-kernel.js';
+import { MR, NR, packOperandA, packOperandB, rawFloats, roundUp, type Packers } from './gemm-pack.js';
+
+export type { GemmThreadStats } from './gemm-threads.js';
 
 /** A matrix operand by strides: element (i, j) is data[offset + i·rowStride + j·colStride]. */
 export interface StridedMatrix {
@@ -11,268 +18,230 @@ export interface StridedMatrix {
   readonly colStride: number;
 }
 
-/** Rows of A per micro-tile (MR) and columns of B per micro-tile (NR): 4×8 floats = 8 v128 accumulators. */
-const MR = 4;
-const NR = 8;
 /** K per block: a 4×KC slice of A (4 KiB) and a KC×8 panel of B (8 KiB) stay in L1. */
 const KC = 256;
 /** Rows of A per block (in micro-tiles): 64 rows × KC of A (64 KiB) stays in L2 while B panels stream by. */
 const MC_TILES = 16;
 
-// ---- a tiny WebAssembly assembler: just what the micro-kernel needs ------------------------------------
+// ---- the driver: pack, call the kernel block by block (on this thread or several), copy out -------------
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-const str = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const op = {
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  end: [0x0b],
-  br_if: (depth: number) => [0x0d, ...uleb(depth)],
-  if: [0x04, 0x40],
-  else: [0x05],
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  add: [0x6a],
-  sub: [0x6b],
-  mul: [0x6c],
-  ltU: [0x49],
-  ne: [0x47],
-  // SIMD (prefix 0xfd, then the opcode as LEB128); memarg = align log2, offset.
-  v128load: (offset: number) => [0xfd, ...uleb(0x00), 4, ...uleb(offset)],
-  load32splat: (offset: number) => [0xfd, ...uleb(0x09), 2, ...uleb(offset)],
-  v128store: (offset: number) => [0xfd, ...uleb(0x0b), 4, ...uleb(offset)],
-  v128zero: [0xfd, ...uleb(0x0c), ...new Array<number>(16).fill(0)],
-  f32x4add: [0xfd, ...uleb(0xe4)],
-  f32x4mul: [0xfd, ...uleb(0xe6)],
-};
-
-/**
- * The kernel: kernel(ap, bp, cp, mTiles, nPanels, kc, ldc, lda, ldb, accumulate), all byte addresses/strides.
- * For each B panel jp (columns jp·8 .. +7) and each A tile ib (rows ib·4 .. +3):
- *   C[4×8 tile] (+)= Σ_k A_tile[k][0..3] ⊗ B_panel[k][0..7]
- * A tile ib starts at ap + ib·lda and holds kc groups of 4 floats; B panel jp at bp + jp·ldb holds kc groups of 8.
- */
-function kernelModule() {
-  // params 0..9, then locals: 10 jp, 11 ib, 12 k, 13 a, 14 b, 15 c, 16..23 acc, 24 b0, 25 b1, 26 av
-  const [AP, BP, CP, MT, NP, KCL, LDC, LDA, LDB, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [JP, IB, K, A, B, C] = [10, 11, 12, 13, 14, 15];
-  const acc = (i: number) => 16 + i;
-  const [B0, B1, AV] = [24, 25, 26];
-  const fma = (accIdx: number, bIdx: number) => [
-    ...op.get(accIdx), ...op.get(AV), ...op.get(bIdx), ...op.f32x4mul, ...op.f32x4add, ...op.set(accIdx),
-  ];
-  const cRow = (r: number) => [
-    // store/load row r of the tile: address c + r·ldc
-    ...op.get(C), ...(r === 0 ? [] : [...op.get(LDC), ...op.i32(r), ...op.mul, ...op.add]),
-  ];
-  const body: number[] = [
-    ...op.i32(0), ...op.set(JP),
-    ...op.loop, // over B panels
-    ...op.i32(0), ...op.set(IB),
-    ...op.loop, // over A tiles
-    // a = ap + ib·lda; b = bp + jp·ldb; c = cp + ib·4·ldc + jp·32
-    ...op.get(AP), ...op.get(IB), ...op.get(LDA), ...op.mul, ...op.add, ...op.set(A),
-    ...op.get(BP), ...op.get(JP), ...op.get(LDB), ...op.mul, ...op.add, ...op.set(B),
-    ...op.get(CP), ...op.get(IB), ...op.i32(4), ...op.mul, ...op.get(LDC), ...op.mul, ...op.add,
-    ...op.get(JP), ...op.i32(32), ...op.mul, ...op.add, ...op.set(C),
-    // accumulators: zero, or the current C tile when accumulating over K blocks
-    ...op.get(ACC), ...op.if,
-    ...[0, 1, 2, 3].flatMap((r) => [
-      ...cRow(r), ...op.v128load(0), ...op.set(acc(2 * r)),
-      ...cRow(r), ...op.v128load(16), ...op.set(acc(2 * r + 1)),
-    ]),
-    ...op.else,
-    ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((i) => [...op.v128zero, ...op.set(acc(i))]),
-    ...op.end,
-    ...op.get(KCL), ...op.set(K),
-    ...op.loop, // over k
-    ...op.get(B), ...op.v128load(0), ...op.set(B0),
-    ...op.get(B), ...op.v128load(16), ...op.set(B1),
-    ...[0, 1, 2, 3].flatMap((r) => [
-      ...op.get(A), ...op.load32splat(4 * r), ...op.set(AV), ...fma(acc(2 * r), B0), ...fma(acc(2 * r + 1), B1),
-    ]),
-    ...op.get(A), ...op.i32(16), ...op.add, ...op.set(A),
-    ...op.get(B), ...op.i32(32), ...op.add, ...op.set(B),
-    ...op.get(K), ...op.i32(1), ...op.sub, ...op.set(K),
-    ...op.get(K), ...op.i32(0), ...op.ne, ...op.br_if(0),
-    ...op.end,
-    ...[0, 1, 2, 3].flatMap((r) => [
-      ...cRow(r), ...op.get(acc(2 * r)), ...op.v128store(0),
-      ...cRow(r), ...op.get(acc(2 * r + 1)), ...op.v128store(16),
-    ]),
-    ...op.get(IB), ...op.i32(1), ...op.add, ...op.set(IB),
-    ...op.get(IB), ...op.get(MT), ...op.ltU, ...op.br_if(0),
-    ...op.end,
-    ...op.get(JP), ...op.i32(1), ...op.add, ...op.set(JP),
-    ...op.get(JP), ...op.get(NP), ...op.ltU, ...op.br_if(0),
-    ...op.end,
-    ...op.end,
-  ];
-  const locals = vec([
-    [...uleb(6), I32],
-    [...uleb(11), V128],
-  ]);
-  const code = [...locals, ...body];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(new Array(10).fill([I32])), 0x00]])), // type: (i32 × 10) → ()
-    ...section(3, vec([[0]])), // one function of type 0
-    ...section(5, vec([[0x00, ...uleb(1)]])), // one memory, 1 page to start
-    ...section(7, vec([[...str('mem'), 0x02, 0], [...str('kernel'), 0x00, 0]])),
-    ...section(10, vec([[...uleb(code.length), ...code]])),
-  ];
-  return new Uint8Array(bytes);
-}
-
-// ---- the driver: pack, call the kernel block by block, copy out ----------------------------------------
-
-interface Instance {
+interface Instance extends Kernels {
+  module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  kernel: (...args: number[]) => void;
+  packers: Packers;
   f32: Float32Array;
 }
-let instance: Instance | null | undefined;
+
+/** What to do to C after A·B, in the kernel: add a bias (per column, or one value), then relu. */
+export interface Epilogue {
+  /** Length N (one per column) or 1. */
+  bias?: Float32Array;
+  relu?: boolean;
+}
+
+/** The single-threaded path's instance (its own memory) and the threaded path's (a shared memory). */
+let plain: Instance | null | undefined;
+let shared: Instance | null | undefined;
+let pool: GemmPool | undefined;
+let threadsSet: number | undefined;
+let threadsEnv: number | undefined;
+let minFlops: number | undefined;
 
 /** True where WebAssembly SIMD is available (Node ≥ 16.4, current browsers). */
 export function gemmAvailable(): boolean {
-  return getInstance() !== null;
+  return plainInstance() !== null;
 }
 
-function getInstance(): Instance | null {
-  if (instance !== undefined) return instance;
+function instantiate(isShared: boolean): Instance | null {
   try {
-    const module = new WebAssembly.Module(kernelModule());
-    const inst = new WebAssembly.Instance(module, {});
-    const memory = inst.exports['mem'] as WebAssembly.Memory;
-    instance = { memory, kernel: inst.exports['kernel'] as Instance['kernel'], f32: new Float32Array(memory.buffer) };
+    const module = new WebAssembly.Module(kernelModule(isShared));
+    const memory = new WebAssembly.Memory(isShared ? { initial: 1, maximum: MAX_PAGES, shared: true } : { initial: 1 });
+    const e = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Packers & Kernels;
+    const packers = { packA: e.packA, packAT: e.packAT, packB: e.packB, packBT: e.packBT };
+    return { module, memory, kernel: e.kernel, epilogue: e.epilogue, packers, f32: new Float32Array(memory.buffer) };
   } catch {
-    instance = null; // no SIMD: callers fall back to the backend's own kernel
+    return null; // no SIMD (or no shared memory): callers fall back to the backend's own kernel (or one thread)
   }
-  return instance;
+}
+
+function plainInstance(): Instance | null {
+  if (plain === undefined) plain = instantiate(false);
+  return plain;
+}
+
+/**
+ * Threads a large product runs on, the calling thread included: setGemmThreads(n) if called, else
+ * LORA_LAB_THREADS, else the machine's available parallelism capped at 8. 1 = the single-threaded path.
+ * Throws (naming the value) when LORA_LAB_THREADS is not a thread count.
+ */
+export function gemmThreads(): number {
+  return threadsSet ?? (threadsEnv ??= threadsFromEnv());
+}
+
+export interface GemmThreadOptions extends SpinOptions {
+  /**
+   * Products below this many FLOPs stay on the calling thread (0: every product with two chunks or more is shared,
+   * which is how bench/threads.ts measures the cut-over).
+   * @default THREAD_MIN_FLOPS
+   */
+  minFlops?: number;
+}
+
+/**
+ * Pins the thread count for this process (n ≥ 1), or with no argument goes back to LORA_LAB_THREADS / the default.
+ * Starts the workers this needs (they keep running: a lower count only lets fewer join a product).
+ */
+export function setGemmThreads(n?: number, options: GemmThreadOptions = {}): void {
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 256)) {
+    throw new Error(`setGemmThreads(${n}): the thread count must be a whole number from 1 to 256 (1 = no worker threads)`);
+  }
+  if (options.minFlops !== undefined && !(options.minFlops >= 0)) {
+    throw new Error(`setGemmThreads: minFlops must be a number >= 0, got ${options.minFlops}`);
+  }
+  if (options.spinUs !== undefined && !(options.spinUs >= 0 && options.spinUs <= 1e6)) {
+    throw new Error(`setGemmThreads: spinUs must be a number of µs from 0 to 1e6, got ${options.spinUs}`);
+  }
+  threadsSet = n;
+  minFlops = options.minFlops;
+  startGemmThreads();
+  pool?.setSpin(options.spinUs ?? DEFAULT_WORKER_SPIN_US);
+}
+
+/**
+ * Starts the worker threads the current thread count needs (once; later calls only add workers if it grew), so they
+ * are running before the first large product. Returns the pool's state; a no-op at 1 thread.
+ */
+export function startGemmThreads(): GemmThreadStats {
+  const threads = gemmThreads();
+  if (threads > 1 && plainInstance() !== null) {
+    if (shared === undefined) shared = instantiate(true);
+    if (shared !== null) {
+      pool ??= new GemmPool(shared.module, shared.memory, { kernel: shared.kernel, epilogue: shared.epilogue });
+      pool.grow(threads - 1);
+    }
+  }
+  return gemmThreadStats();
+}
+
+/** The threaded path's counters (exported so a test or a notebook can see that worker threads did the work). */
+export function gemmThreadStats(): GemmThreadStats {
+  const threads = gemmThreads();
+  if (pool !== undefined) return pool.stats(threads);
+  if (threads > 1 && shared === null) {
+    return { threads: 1, workers: 0, workersReady: 0, threadedCalls: 0, workerChunks: 0,
+      unavailable: 'shared WebAssembly memory is not available here: products run on the calling thread' };
+  }
+  return { threads, workers: 0, workersReady: 0, threadedCalls: 0, workerChunks: 0 };
+}
+
+/** Starts the workers if needed and resolves once they all run the kernel (products work before that too). */
+export async function gemmThreadsReady(): Promise<GemmThreadStats> {
+  startGemmThreads();
+  if (pool !== undefined) await pool.ready();
+  return gemmThreadStats();
 }
 
 /** Makes the kernel's memory hold at least `floats` floats. */
 function reserve(inst: Instance, floats: number): void {
   const bytes = floats * 4;
+  if (bytes > MAX_PAGES * 65536) {
+    const gib = (bytes / 2 ** 30).toFixed(1);
+    throw new Error(`a matMul needing ${gib} GiB of packed operands exceeds WebAssembly's 4 GiB: split the product`);
+  }
   if (inst.memory.buffer.byteLength < bytes) {
     inst.memory.grow(Math.ceil((bytes - inst.memory.buffer.byteLength) / 65536));
     inst.f32 = new Float32Array(inst.memory.buffer);
   }
 }
 
-const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
-
-/** mem[base + (ib·K + k)·4 + r] = A(ib·4 + r, k), 0 for rows ≥ M. */
-function packA(mem: Float32Array, base: number, a: StridedMatrix, M: number, Mp: number, K: number): void {
-  const { data, offset, rowStride, colStride } = a;
-  mem.fill(0, base + Math.floor(M / MR) * K * MR, base + Mp * K); // the last, partial tile
-  if (colStride === 1) {
-    for (let i = 0; i < M; i++) {
-      let dst = base + Math.floor(i / MR) * K * MR + (i % MR);
-      let src = offset + i * rowStride;
-      for (let k = 0; k < K; k++, dst += MR, src++) mem[dst] = data[src]!;
-    }
-  } else {
-    // Transposed A (rowStride 1 when stored [K, M]): 4 neighbouring rows are 4 neighbouring floats.
-    const full = Math.floor(M / MR);
-    for (let k = 0; k < K; k++) {
-      let src = offset + k * colStride;
-      let dst = base + k * MR;
-      for (let ib = 0; ib < full; ib++, dst += K * MR, src += MR * rowStride) {
-        mem[dst] = data[src]!;
-        mem[dst + 1] = data[src + rowStride]!;
-        mem[dst + 2] = data[src + 2 * rowStride]!;
-        mem[dst + 3] = data[src + 3 * rowStride]!;
-      }
-      for (let r = 0; r < M - full * MR; r++, src += rowStride) mem[dst + r] = data[src]!;
-    }
-  }
-}
-
-/** mem[base + (jp·K + k)·8 + s] = B(k, jp·8 + s), 0 for columns ≥ N. */
-function packB(mem: Float32Array, base: number, b: StridedMatrix, N: number, Np: number, K: number): void {
-  const { data, offset, rowStride, colStride } = b;
-  mem.fill(0, base + Math.floor(N / NR) * K * NR, base + Np * K); // the last, partial panel
-  if (colStride === 1) {
-    // Row k of B holds 8 neighbouring columns of each panel as 8 neighbouring floats.
-    const full = Math.floor(N / NR);
-    for (let k = 0; k < K; k++) {
-      let src = offset + k * rowStride;
-      let dst = base + k * NR;
-      for (let jp = 0; jp < full; jp++, dst += K * NR, src += NR) {
-        mem[dst] = data[src]!;
-        mem[dst + 1] = data[src + 1]!;
-        mem[dst + 2] = data[src + 2]!;
-        mem[dst + 3] = data[src + 3]!;
-        mem[dst + 4] = data[src + 4]!;
-        mem[dst + 5] = data[src + 5]!;
-        mem[dst + 6] = data[src + 6]!;
-        mem[dst + 7] = data[src + 7]!;
-      }
-      for (let s = 0; s < N - full * NR; s++) mem[dst + s] = data[src + s]!;
-    }
-  } else {
-    for (let j = 0; j < N; j++) {
-      let dst = base + Math.floor(j / NR) * K * NR + (j % NR);
-      let src = offset + j * colStride;
-      for (let k = 0; k < K; k++, dst += NR, src += rowStride) mem[dst] = data[src]!;
-    }
-  }
+/**
+ * C = A·B for A [M, K] and B [K, N] given by strides; C is written row-major [M, N] into `c` at `cOffset`.
+ * Large products run on gemmThreads() threads, with the same result bit for bit.
+ * Throws if WebAssembly SIMD is unavailable (check gemmAvailable() first).
+ */
+export function gemm(
+  M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset = 0,
+): void {
+  multiply(M, N, K, [a], [b], 1, c, cOffset, {});
 }
 
 /**
- * C = A·B for A [M, K] and B [K, N] given by strides; C is written row-major [M, N] into `c` at `cOffset`.
- * Throws if WebAssembly SIMD is unavailable (check gemmAvailable() first).
+ * Products below this many floating-point operations (2·M·N·K over the batch) stay on the calling thread: waking a
+ * worker and waiting for it costs more than it saves. Measured with `npx tsx bench/threads.ts` (its cut-over scan:
+ * 1 vs 2 threads, interleaved, square, attention-shaped and rank-8 LoRA products) on a 2-vCPU VM while it was idle:
+ * 2 threads were faster from 14 MFLOP up by median rounds and from 8.4 MFLOP by the best rounds; 4.2 MFLOP products
+ * (128³, a rank-8 LoRA product of 2048 × 128) were 0.97× (best 1.08×), as waking an idle vCPU took 87 µs there.
+ * Hence 2²³ ≈ 8.4 MFLOP; see bench/RESULTS.md.
  */
-export function gemm(M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset = 0): void {
-  const inst = getInstance();
+export const THREAD_MIN_FLOPS = 2 ** 23;
+/** Chunks per thread a job is cut into at least (so a thread slowed by other load leaves little behind) ... */
+const CHUNKS_PER_THREAD = 4;
+/** ... and at most this many FLOPs per chunk (about 0.5 ms on one core). */
+const MAX_CHUNK_FLOPS = 2 ** 24;
+
+/** batch products C_i = A_i·B_i (a one-element list of A or B broadcasts), C_i at cOffset + i·M·N. */
+function multiply(
+  M: number, N: number, K: number, as: StridedMatrix[], bs: StridedMatrix[], batch: number, c: Float32Array, cOffset: number,
+  epi: Epilogue,
+): void {
+  const threads = gemmThreads();
+  if (threads > 1 && shared === undefined) startGemmThreads(); // once: then the pool exists, or shared memory does not
+  const inst = threads > 1 && shared ? shared : plainInstance();
   if (inst === null) throw new Error('WebAssembly SIMD is not available here: use the backend matMul instead');
-  if (M === 0 || N === 0) return;
+  if (M === 0 || N === 0 || batch === 0) return;
   if (K === 0) {
-    for (let i = 0; i < M; i++) c.fill(0, cOffset + i * N, cOffset + i * N + N);
+    c.fill(0, cOffset, cOffset + batch * M * N); // C = 0, then the epilogue on it (relu leaves +0 alone)
+    if (epi.bias !== undefined) {
+      // 0 + bias, as C + bias would be: a −0 bias gives +0
+      for (let i = 0; i < batch * M * N; i++) c[cOffset + i] = 0 + (epi.bias.length === 1 ? epi.bias[0]! : epi.bias[i % N]!);
+      if (epi.relu) for (let i = cOffset; i < cOffset + batch * M * N; i++) if (c[i]! < 0) c[i] = 0;
+    }
     return;
   }
+  if (threads > 1 && inst === shared && 2 * M * N * K * batch >= (minFlops ?? THREAD_MIN_FLOPS)) {
+    if (multiplyThreaded(inst, threads, M, N, K, as, bs, batch, c, cOffset, epi)) return;
+  }
+  for (let i = 0; i < batch; i++) {
+    gemmOne(inst, M, N, K, as[as.length === 1 ? 0 : i]!, bs[bs.length === 1 ? 0 : i]!, c, cOffset + i * M * N, epi);
+  }
+}
+
+/** epilogue mode bits (gemm-kernel.ts): 1 = add bias, 2 = relu. */
+const epilogueMode = (epi: Epilogue) => (epi.bias !== undefined ? 1 : 0) | (epi.relu ? 2 : 0);
+
+/** The bias as a padded [Np] vector at float offset `base` (one value: repeated). */
+function placeBias(mem: Float32Array, base: number, epi: Epilogue, N: number, Np: number): void {
+  if (epi.bias === undefined) return;
+  if (epi.bias.length === 1) {
+    mem.fill(epi.bias[0]!, base, base + Np);
+  } else {
+    if (epi.bias.length !== N) {
+      throw new Error(`matMul bias has ${epi.bias.length} values for N = ${N} columns: give N values or 1`);
+    }
+    mem.set(epi.bias, base);
+    mem.fill(0, base + N, base + Np);
+  }
+}
+
+/** One product on the calling thread: pack, K blocks × 64-row blocks × all panels, copy out. */
+function gemmOne(
+  inst: Instance, M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float32Array, cOffset: number,
+  epi: Epilogue,
+): void {
   const Mp = roundUp(M, MR);
   const Np = roundUp(N, NR);
-  const aFloats = Mp * K; // packed A: [Mp/4][K][4]
-  const bFloats = Np * K; // packed B: [Np/8][K][8]
+  const Kp = roundUp(K, 4);
+  const aFloats = Mp * Kp; // packed A: [Mp/4][Kp][4]
+  const bFloats = Np * Kp; // packed B: [Np/8][Kp][8]
   const aBase = 0;
   const bBase = aFloats;
   const cBase = aFloats + bFloats; // padded C: [Mp, Np] row-major
-  reserve(inst, cBase + Mp * Np);
-  const mem = inst.f32;
-
-  // Pack A into 4-row tiles and B into 8-column panels, zero-padding past M and N. Loop orders follow the
-  // operand's unit stride, so reads stay sequential whichever way it is transposed.
-  packA(mem, aBase, a, M, Mp, K);
-  packB(mem, bBase, b, N, Np, K);
+  const rawBase = cBase + Mp * Np; // scratch for the raw rows of A, then of B
+  const biasBase = rawBase + rawFloats(M, N, K); // the bias, padded to Np
+  reserve(inst, biasBase + Np);
+  packOperandA(inst.f32, inst.packers, a, M, K, aBase, rawBase);
+  packOperandB(inst.f32, inst.packers, b, N, K, bBase, rawBase);
+  placeBias(inst.f32, biasBase, epi, N, Np);
 
   const mTiles = Mp / MR;
   const nPanels = Np / NR;
@@ -281,25 +250,81 @@ export function gemm(M: number, N: number, K: number, a: StridedMatrix, b: Strid
     const kc = Math.min(KC, K - k0);
     for (let t0 = 0; t0 < mTiles; t0 += MC_TILES) {
       inst.kernel(
-        (aBase + t0 * K * MR + k0 * MR) * 4, // this block's first tile, at k0
+        (aBase + t0 * Kp * MR + k0 * MR) * 4, // this block's first tile, at k0
         (bBase + k0 * NR) * 4, // first panel, at k0
         (cBase + t0 * MR * Np) * 4,
         Math.min(MC_TILES, mTiles - t0),
         nPanels,
         kc,
         ldc,
-        K * MR * 4, // bytes from one A tile to the next
-        K * NR * 4, // bytes from one B panel to the next
+        Kp * MR * 4, // bytes from one A tile to the next
+        Kp * NR * 4, // bytes from one B panel to the next
         k0 > 0 ? 1 : 0,
       );
     }
   }
-  // Copy the valid [M, N] part out.
+  const mode = epilogueMode(epi);
+  if (mode !== 0) inst.epilogue(cBase * 4, Mp, nPanels, ldc, biasBase * 4, mode);
+  copyOut(inst.f32, cBase, M, N, Np, c, cOffset);
+}
+
+/** The valid [M, N] part of a padded [Mp, Np] C out of the kernel's memory. */
+function copyOut(
+  mem: Float32Array, cBase: number, M: number, N: number, Np: number, c: Float32Array, cOffset: number,
+): void {
   if (N === Np) {
     c.set(mem.subarray(cBase, cBase + M * N), cOffset);
   } else {
     for (let i = 0; i < M; i++) c.set(mem.subarray(cBase + i * Np, cBase + i * Np + N), cOffset + i * N);
   }
+}
+
+/**
+ * The batch on several threads: this thread packs every operand into the shared memory (as gemmOne does, one
+ * region per item), then it and the workers compute chunks of 64 rows × a group of panels, each over all of K in
+ * the order gemmOne uses. Returns false (nothing done) where the job does not fit the threaded path.
+ */
+function multiplyThreaded(
+  inst: Instance, threads: number, M: number, N: number, K: number, as: StridedMatrix[], bs: StridedMatrix[],
+  batch: number, c: Float32Array, cOffset: number, epi: Epilogue,
+): boolean {
+  const Mp = roundUp(M, MR);
+  const Np = roundUp(N, NR);
+  const mTiles = Mp / MR;
+  const nPanels = Np / NR;
+  const rowBlocks = Math.ceil(mTiles / MC_TILES);
+  // Split the columns too when rows × items alone give too few chunks or too large ones.
+  const units = batch * rowBlocks;
+  const chunkFlops = 2 * MC_TILES * MR * Np * K;
+  const groupsWanted = Math.max(Math.ceil((CHUNKS_PER_THREAD * threads) / units), Math.ceil(chunkFlops / MAX_CHUNK_FLOPS));
+  const groupPanels = Math.ceil(nPanels / Math.min(nPanels, groupsWanted));
+  const groups = Math.ceil(nPanels / groupPanels);
+  const total = units * groups;
+  const Kp = roundUp(K, 4);
+  const aFloats = Mp * Kp;
+  const bFloats = Np * Kp;
+  const cFloats = Mp * Np;
+  const bBase = as.length * aFloats;
+  const cBase = bBase + bs.length * bFloats;
+  const rawBase = cBase + batch * cFloats;
+  const biasBase = rawBase + rawFloats(M, N, K);
+  const floats = biasBase + Np;
+  if (total < 2 || floats * 4 >= 2 ** 31) return false; // one chunk; or byte addresses past int32
+  reserve(inst, floats);
+  as.forEach((a, i) => packOperandA(inst.f32, inst.packers, a, M, K, i * aFloats, rawBase));
+  bs.forEach((b, i) => packOperandB(inst.f32, inst.packers, b, N, K, bBase + i * bFloats, rawBase));
+  placeBias(inst.f32, biasBase, epi, N, Np);
+  const mem = inst.f32;
+  pool!.run({
+    mTiles, nPanels, K, Kp, kc: KC, mcTiles: MC_TILES,
+    aBase: 0, aStep: as.length === 1 ? 0 : aFloats * 4,
+    bBase: bBase * 4, bStep: bs.length === 1 ? 0 : bFloats * 4,
+    cBase: cBase * 4, cStep: cFloats * 4,
+    rowBlocks, groups, groupPanels, total, threads, bias: biasBase * 4, epilogue: epilogueMode(epi),
+  }, 2 * MC_TILES * MR * groupPanels * NR * K);
+  if (M === Mp && N === Np) c.set(mem.subarray(cBase, cBase + batch * M * N), cOffset);
+  else for (let i = 0; i < batch; i++) copyOut(mem, cBase + i * cFloats, M, N, Np, c, cOffset + i * M * N);
+  return true;
 }
 
 /** Row-major [rows, cols] matrix at `offset`, optionally read transposed, as a StridedMatrix. */
@@ -309,11 +334,12 @@ export function rowMajor(data: Float32Array, offset: number, cols: number, trans
 
 /**
  * Batched matMul with TF.js semantics for rank-3 inputs: a [batchA, ·, ·], b [batchB, ·, ·] (batchA or batchB may
- * be 1 and broadcasts), transposes as flags. Returns [batch, M, N] row-major.
+ * be 1 and broadcasts), transposes as flags; then the epilogue (bias per column, relu), as _FusedMatMul does.
+ * Returns [batch, M, N] row-major.
  */
 export function batchMatMulF32(
   a: Float32Array, aShape: readonly [number, number, number], b: Float32Array, bShape: readonly [number, number, number],
-  transposeA: boolean, transposeB: boolean, out?: Float32Array,
+  transposeA: boolean, transposeB: boolean, out?: Float32Array, epilogue: Epilogue = {},
 ): Float32Array {
   const [batchA, a1, a2] = aShape;
   const [batchB, b1, b2] = bShape;
@@ -325,10 +351,8 @@ export function batchMatMulF32(
   }
   const batch = Math.max(batchA, batchB);
   const c = out ?? new Float32Array(batch * M * N);
-  for (let i = 0; i < batch; i++) {
-    const am = rowMajor(a, (batchA === 1 ? 0 : i) * a1 * a2, a2, transposeA);
-    const bm = rowMajor(b, (batchB === 1 ? 0 : i) * b1 * b2, b2, transposeB);
-    gemm(M, N, K, am, bm, c, i * M * N);
-  }
+  const as = Array.from({ length: batchA }, (_, i) => rowMajor(a, i * a1 * a2, a2, transposeA));
+  const bs = Array.from({ length: batchB }, (_, i) => rowMajor(b, i * b1 * b2, b2, transposeB));
+  multiply(M, N, K, as, bs, batch, c, 0, epilogue);
   return c;
 }

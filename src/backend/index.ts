@@ -1,15 +1,23 @@
 // The one place that chooses and loads a TF.js backend. Everything else in lora-lab is backend-agnostic.
 // Order from fastest to slowest where each exists: node-gpu (libtensorflow + CUDA), node (libtensorflow CPU),
 // webgpu (Dawn through the `webgpu` package: Vulkan/Metal/D3D12), wasm (XNNPACK, SIMD), cpu (plain JS).
-// On wasm and cpu, matMul runs on our WebAssembly SIMD GEMM (fast-matmul.ts) unless switched off.
+// On wasm and cpu, matMul runs on our WebAssembly SIMD GEMM (fast-matmul.ts) unless switched off, with large products
+// spread over worker threads (gemm-threads.ts; LORA_LAB_THREADS pins how many).
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { installFastMatMul, uninstallFastMatMul } from './fast-matmul.js';
+import { startGemmThreads } from './gemm.js';
 import { patchWebgpuAddN } from './webgpu-addn.js';
 import { isSoftwareAdapter, probeWebgpu } from './webgpu-probe.js';
 
 export { fastMatMulInstalled, installFastMatMul, uninstallFastMatMul, type FastMatMulBackend } from './fast-matmul.js';
-export { gemm, gemmAvailable, batchMatMulF32, rowMajor, type StridedMatrix } from './gemm.js';
+export {
+  gemm, gemmAvailable, batchMatMulF32, rowMajor, type StridedMatrix,
+  gemmThreads, setGemmThreads, startGemmThreads, gemmThreadStats, gemmThreadsReady, THREAD_MIN_FLOPS, type GemmThreadStats,
+  type GemmThreadOptions,
+} from './gemm.js';
+export { threadsFromEnv, defaultThreads, cpuQuota, parseCpuMax, DEFAULT_THREAD_CAP } from './thread-count.js';
+export { DEFAULT_WORKER_SPIN_US } from './gemm-threads.js';
 export { probeWebgpu, type WebgpuProbe } from './webgpu-probe.js';
 
 export const BACKENDS = ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'] as const;
@@ -26,6 +34,8 @@ export interface BackendInfo {
   readonly adapter?: string;
   /** For wasm and cpu: matMul runs on lora-lab's WebAssembly SIMD GEMM (fast-matmul.ts) rather than the backend's own. */
   readonly fastMatMul?: boolean;
+  /** With fastMatMul: the threads a large product runs on (LORA_LAB_THREADS, else the cores up to 8: README). */
+  readonly threads?: number;
 }
 
 export interface UseBackendOptions {
@@ -106,7 +116,8 @@ function withMatMul(info: BackendInfo, fast: boolean): BackendInfo {
     uninstallFastMatMul(info.name);
     return { ...info, fastMatMul: false };
   }
-  return { ...info, fastMatMul: installFastMatMul(info.name) };
+  const installed = installFastMatMul(info.name);
+  return installed ? { ...info, fastMatMul: true, threads: startGemmThreads().threads } : { ...info, fastMatMul: false };
 }
 
 /**

@@ -22,4 +22,19 @@ export {
   type LowRankTaskOptions,
   type FullFineTuneOptions,
 } from './lowrank-task.js';
-export { spread, median, compareSeeds, describeComparison, spreadBy, seedSummary, unbeaten, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
+export {
+  spread, median, compareSeeds, describeComparison, spreadBy, seedSummary, unbeaten, MIN_SEEDS,
+  type Spread, type Comparison,
+} from './stats.js';
+export {
+  denseLayerPaths,
+  denseWeights,
+  writeDenseWeights,
+  weightDeltas,
+  updateSpectra,
+  truncatedUpdateSweep,
+  type LayerUpdate,
+} from './weight-update.js';
+export { linearForwardFlops } from './layer-flops.js';
+export { classMeans, nearestMeanShare } from './class-means.js';
+export { trainingStepPair, type StepPair, type StepPairOptions } from './step-cost.js';

@@ -10,14 +10,6 @@ export {
   toFloat32,
 } from './safetensors.js';
 export { writeFileAtomic, replaceDirAtomic, updateDirAtomic, recoverDir, readDir, type LockOptions } from './files.js';
-export { type SafeEntry, type SafeHeader, parseSafetensorsHeader } from './safetensors.js';
+export { type SafeEntry, type SafeHeader } from './safetensors.js';
 export { SafetensorsFile, type ReadFloat32Options } from './safetensors-file.js';
-export {
-  type FloatDtype,
-  decodeFloatsInto,
-  halfToFloat,
-  floatToHalf,
-  floatToBfloat16,
-  encodeHalfs,
-  encodeBfloat16s,
-} from './float.js';
+export { type FloatDtype } from './float.js';

@@ -13,6 +13,11 @@ export interface Dense {
 /** A matrix kept as its columns: entry (i, c) is cols[c][i]. */
 export type Columns = Float64Array[];
 
+/** Where the kernels below add the floating-point operations they ran (a multiply and an add are 2 flops). */
+export interface FlopCounter {
+  flops: number;
+}
+
 /** Copies an ml-matrix Matrix into row-major storage (the input is not touched). */
 export function fromMatrix(M: Matrix): Dense {
   const data = new Float64Array(M.rows * M.columns);
@@ -43,11 +48,12 @@ export function transposeDense(A: Dense): Dense {
  * Y = A·X for A [m, n] and X given as l columns of length n; returns Y's l columns of length m.
  * Each entry is a dot product of a row of A with a column of X; four columns share one read of the row.
  */
-export function mulColumns(A: Dense, X: Columns): Columns {
+export function mulColumns(A: Dense, X: Columns, counter?: FlopCounter): Columns {
   const { rows: m, cols: n, data: a } = A;
   for (const x of X) if (x.length !== n) throw new Error(`mulColumns: A has ${n} columns, x has ${x.length} rows`);
   const Y = X.map(() => new Float64Array(m));
   const l = X.length;
+  if (counter) counter.flops += 2 * m * n * l; // m·l dot products of length n
   for (let i = 0; i < m; i++) {
     const off = i * n;
     let c = 0;
@@ -83,32 +89,39 @@ export function mulColumns(A: Dense, X: Columns): Columns {
  * A column that vanishes after projection (Y rank-deficient) is replaced by a fresh direction from
  * `fill`, so Q always has as many orthonormal columns as Y. Y is not modified.
  */
-export function orthonormalize(Y: Columns, fill: () => number): Columns {
+export function orthonormalize(Y: Columns, fill: () => number, counter?: FlopCounter): Columns {
   const m = Y[0]?.length ?? 0;
   if (Y.length > m) throw new Error(`orthonormalize: ${Y.length} columns of length ${m} cannot be orthonormal`);
   const Q: Columns = [];
   const proj = new Float64Array(Y.length);
+  // Flops per column j with no refill: 2 passes of j dots and j axpys (8·m·j), two norms and a scaling (5·m).
+  let flops = 0;
   for (let j = 0; j < Y.length; j++) {
     let v = Float64Array.from(Y[j]);
     let origNorm = norm(v);
+    flops += 2 * m;
     for (let attempt = 0; ; attempt++) {
       for (let pass = 0; pass < 2; pass++) {
         for (let c = 0; c < j; c++) proj[c] = dot(Q[c], v);
         for (let c = 0; c < j; c++) axpy(-proj[c], Q[c], v);
       }
       const nv = norm(v);
+      flops += 8 * m * j + 2 * m;
       // Below 1e-10 of where it started, what is left is rounding noise, not a direction of Y.
       if (nv > 1e-10 * origNorm && nv > 0) {
         for (let i = 0; i < m; i++) v[i] /= nv;
+        flops += m;
         break;
       }
       if (attempt > 5) throw new Error('orthonormalize: no new direction found (is fill random?)');
       v = new Float64Array(m);
       for (let i = 0; i < m; i++) v[i] = fill();
       origNorm = norm(v);
+      flops += 2 * m;
     }
     Q.push(v);
   }
+  if (counter) counter.flops += flops;
   return Q;
 }
 

@@ -23,6 +23,8 @@ export {
   type SeedOrRng,
 } from './random.js';
 export { randomizedSvd, type RandomizedSvdOptions } from './rsvd.js';
+export { svdFlops, bidiagonalizationFlops, randomizedSvdFlops, type RandomizedSvdFlops } from './flops.js';
+export { type FlopCounter } from './dense.js';
 export {
   subspaceSimilarity,
   subspaceSimilarityGrid,
@@ -33,3 +35,4 @@ export { tensorToMatrix, matrixToTensor } from './tensor.js';
 export { paramCounts, type ParamCounts } from './params.js';
 export { demoPicture } from './picture.js';
 export { maxAbsDiff, relativeError } from './compare.js';
+export { pca, pcaProject, type Pca } from './pca.js';

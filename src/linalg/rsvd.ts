@@ -3,7 +3,7 @@
 // iterations, re-orthonormalised after every product) followed by Alg. 5.1 (direct SVD of B = QᵀM).
 // Conventions: M is m×n, k the rank wanted, l = k + p the sketch width; Q [m, l] has orthonormal columns.
 import { Matrix } from 'ml-matrix';
-import { fromMatrix, mulColumns, orthonormalize, transposeDense, type Columns } from './dense.js';
+import { fromMatrix, mulColumns, orthonormalize, transposeDense, type Columns, type FlopCounter } from './dense.js';
 import { toRng, type SeedOrRng } from './random.js';
 import { fixSigns, svd, type Svd } from './svd.js';
 import { asMatrix, assertRank, type MatrixInput } from './validate.js';
@@ -23,6 +23,12 @@ export interface RandomizedSvdOptions {
   powerIterations?: number;
   /** Seed (or Rng) for the Gaussian test matrix Ω [n, l]. @default 0 */
   seed?: SeedOrRng;
+  /**
+   * Adds the flops this call runs in its own kernels: the 2q + 2 products with M or Mᵀ, the Gram–Schmidt
+   * orthonormalisations and U = Q·Ũ_k. The small SVD of B [l, n] runs in ml-matrix and is not counted
+   * (randomizedSvdFlops estimates it). Without refills in Gram–Schmidt the count equals randomizedSvdFlops's.
+   */
+  counter?: FlopCounter;
 }
 
 /**
@@ -43,21 +49,22 @@ export function randomizedSvd(input: MatrixInput, k: number, options: Randomized
     throw new Error(`powerIterations must be an integer >= 0, got ${String(q)}: use e.g. 2`);
   }
   const rng = toRng(options.seed ?? 0);
+  const counter = options.counter;
   const l = Math.min(k + p, kMax);
   const A = fromMatrix(M); // [m, n] row-major copy; M itself is never touched
   const At = transposeDense(A); // [n, m], so products with Mᵀ also read contiguous rows
 
   const omega: Columns = []; // Ω [n, l] Gaussian test matrix, kept as its l columns
   for (let c = 0; c < l; c++) omega.push(Float64Array.from({ length: n }, () => rng.normal()));
-  let Q = orthonormalize(mulColumns(A, omega), rng.normal); // [m, l], basis of range(M·Ω)
+  let Q = orthonormalize(mulColumns(A, omega, counter), rng.normal, counter); // [m, l], basis of range(M·Ω)
   for (let j = 0; j < q; j++) {
     // Re-orthonormalise after each product: without it the columns collapse onto σ₁'s direction
     // in floating point and the smaller singular values are lost (HMT Alg. 4.4 vs 4.3).
-    const Qt = orthonormalize(mulColumns(At, Q), rng.normal); // [n, l], basis of range(Mᵀ·Q)
-    Q = orthonormalize(mulColumns(A, Qt), rng.normal); // [m, l]
+    const Qt = orthonormalize(mulColumns(At, Q, counter), rng.normal, counter); // [n, l], basis of range(Mᵀ·Q)
+    Q = orthonormalize(mulColumns(A, Qt, counter), rng.normal, counter); // [m, l]
   }
   // B = Qᵀ·M [l, n]: its rows are the columns of Mᵀ·Q.
-  const Brows = mulColumns(At, Q); // l rows of length n
+  const Brows = mulColumns(At, Q, counter); // l rows of length n
   const B = new Matrix(l, n);
   for (let c = 0; c < l; c++) B.setRow(c, Brows[c]);
   const small = svd(B); // B = Ũ·diag(σ)·Vᵀ, Ũ [l, l], V [n, l]
@@ -72,6 +79,7 @@ export function randomizedSvd(input: MatrixInput, k: number, options: Randomized
     }
     U.setColumn(a, col);
   }
+  if (counter) counter.flops += 2 * m * l * k; // U = Q·Ũ_k
   const V = small.V.subMatrix(0, n - 1, 0, k - 1); // [n, k]
   const sigma = small.sigma.slice(0, k);
   fixSigns(U, V);

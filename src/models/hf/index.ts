@@ -16,20 +16,17 @@ export {
   type WeightSource,
   type BuildProgress,
   type RandomWeightsOptions,
-  tensorSpecs,
   countParameters,
-  buildLayers,
   randomWeights,
 } from './weights.js';
-export { Gpt2LmHeadModel, gpt2LayerSpecs, GPT2_PREFIX } from './gpt2.js';
-export { LlamaForCausalLm, llamaLayerSpecs } from './llama.js';
+export { Gpt2LmHeadModel } from './gpt2.js';
+export { LlamaForCausalLm } from './llama.js';
 export { TiedLmHead } from './tied-head.js';
 export { KvCache } from './kv-cache.js';
-export { type HfForwardOptions, causalMaskWithPast } from './attention.js';
-export { ropeInverseFrequencies, ropeTables, applyRope } from './rope.js';
+export { type HfForwardOptions } from './attention.js';
 export { WASM_HEAP_BYTES, assertModelFits, type FitRequest } from './fit.js';
 export { HfTokenizer, bundledGpt2Tokenizer, type ChatMessage, type HfTokenizerSources } from './tokenizer.js';
-export { type SampleOptions, sampleToken, validateSampleOptions } from './sampling.js';
+export { type SampleOptions, sampleToken } from './sampling.js';
 export { type CachedCausalLm, type GenerateTokensOptions, generateTokens, generationOptions } from './generate.js';
 export {
   type HfCausalLm,
@@ -37,7 +34,6 @@ export {
   type LoadPretrainedOptions,
   HF_WEIGHTS_FILE,
   HF_WEIGHTS_INDEX_FILE,
-  layerSpecs,
   buildPretrained,
   loadPretrained,
 } from './loader.js';
