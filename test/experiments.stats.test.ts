@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { compareSeeds, median, spread, spreadBy } from '../src/experiments/stats.js';
+import { compareSeeds, describeComparison, median, seedSummary, spread, spreadBy, unbeaten } from '../src/experiments/stats.js';
 import { maxAbsDiff, relativeError } from '../src/linalg/compare.js';
 import { Matrix } from 'ml-matrix';
 import { interleavedMedians } from '../src/notebook/timing.js';
@@ -28,8 +28,48 @@ describe('seed statistics', () => {
     assert.equal(compareSeeds([0.9, 0.8, 0.85], [0.5, 0.6, 0.7], { lowerIsBetter: true }).better, 'b');
   });
 
+  it('describes a comparison in one line: means, ranges, and a winner only beyond the spread', () => {
+    const lower = compareSeeds([1.0, 1.1, 1.2], [1.3, 1.4, 1.5], { lowerIsBetter: true });
+    assert.equal(lower.lowerIsBetter, true);
+    assert.equal(
+      describeComparison(lower, ['r = 8', 'r = 2']),
+      "r = 8 1.10 [1.00, 1.20] vs r = 2 1.40 [1.30, 1.50]: r = 8 lower, beyond the seeds' spread",
+    );
+    const acc = compareSeeds([0.5, 0.6, 0.7], [0.8, 0.9, 0.85], { lowerIsBetter: false });
+    assert.equal(describeComparison(acc, ['a', 'b'], { digits: 1 }), "a 0.6 [0.5, 0.7] vs b 0.9 [0.8, 0.9]: b higher, beyond the seeds' spread");
+    const overlap = compareSeeds([1.0, 1.1, 1.35], [1.3, 1.4, 1.5], { lowerIsBetter: true });
+    assert.match(describeComparison(overlap, ['x', 'y']), /: no difference at this scale \(the ranges overlap\)$/);
+  });
+
   it('refuses a comparison on fewer than 3 seeds', () => {
     assert.throws(() => compareSeeds([1, 2], [3, 4, 5], { lowerIsBetter: true }), /'a' has 2 seed\(s\); a comparison needs at least 3/);
+  });
+
+  it('seedSummary gives one row per setting: the mean and min–max range of each field over its seeds', () => {
+    const rows = [
+      { r: 8, rule: 'a', seed: 0, loss: 1, em: 0.5 },
+      { r: 2, rule: 'a', seed: 0, loss: 2.5, em: 0 },
+      { r: 8, rule: 'a', seed: 1, loss: 2, em: 0.25 },
+      { r: 8, rule: 'b', seed: 0, loss: 3, em: 0 },
+    ];
+    assert.deepEqual(seedSummary(rows, ['r', 'rule'], ['loss', 'em']), [
+      { r: 8, rule: 'a', seeds: 2, loss: 1.5, 'loss range': '1–2', em: 0.375, 'em range': '0.25–0.5' },
+      { r: 2, rule: 'a', seeds: 1, loss: 2.5, 'loss range': '2.5–2.5', em: 0, 'em range': '0–0' },
+      { r: 8, rule: 'b', seeds: 1, loss: 3, 'loss range': '3–3', em: 0, 'em range': '0–0' },
+    ]);
+    assert.equal(seedSummary([{ k: 1, v: 1 / 3 }], ['k'], ['v'], { digits: 2 })[0]!['v'], 0.33);
+    assert.throws(() => seedSummary([{ k: 1, v: 'x' }], ['k'], ['v']), /field 'v' is "x", not a number/);
+  });
+
+  it('unbeaten keeps the settings that no other setting beat beyond the spread', () => {
+    const rows = [1, 1.1, 1.2].flatMap((v, seed) => [
+      { r: 2, seed, loss: v + 1 }, // beaten by both others
+      { r: 8, seed, loss: v }, // best mean
+      { r: 32, seed, loss: v + (seed === 0 ? 0.3 : 0.05) }, // overlaps r = 8
+    ]);
+    assert.deepEqual(unbeaten(rows, 'r', 'loss', { lowerIsBetter: true }), [8, 32]);
+    assert.deepEqual(unbeaten(rows, 'r', 'loss', { lowerIsBetter: false }), [2]);
+    assert.throws(() => unbeaten(rows.slice(0, 4), 'r', 'loss', { lowerIsBetter: true }), /has 1 seed\(s\)/);
   });
 
   it('spreadBy groups rows in first-seen order', () => {
@@ -108,6 +148,9 @@ describe('spread chart', () => {
     const nominal = spreadChart(rows, { x: 'name', y: 'loss', xType: 'nominal', sortByMean: true });
     const enc = ((nominal['layer'] as { encoding: { x: { sort?: unknown } } }[])[1]!).encoding.x;
     assert.deepEqual(enc.sort, ['r1', 'r8']);
+    const tilted = spreadChart(rows, { x: 'name', y: 'loss', xType: 'nominal', labelAngle: -30 });
+    const axis = ((tilted['layer'] as { encoding: { x: { axis: { labelAngle: number } } } }[])[0]!).encoding.x.axis;
+    assert.equal(axis.labelAngle, -30);
     assert.match(await renderSvg(nominal), /<svg/);
   });
 });

@@ -51,6 +51,7 @@ const PUBLIC = `
   classMeans linearForwardFlops nearestMeanShare nightCameraDirections pca pcaProject
   DEFAULT_HF_LORA finetuneHf injectionReport parseJsonl prepareSftData readJsonl savePretrained sftLoss
   indexTicks randomSubspaceBaseline subspaceChart
+  SeedRuns describeComparison meanDeltaNorm scoreAnswers seedSummary seedValues smallMultiples unbeaten
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {

@@ -4,6 +4,7 @@ export { renderSvg, renderPng, svgToPng, type PngOptions } from './render.js';
 export { saveChart } from './save.js';
 export { spreadChart, type SpreadOptions } from './spread.js';
 export { subspaceChart, indexTicks, type SubspaceChartOptions } from './subspace.js';
+export { smallMultiples, type SmallMultiplesOptions } from './facet.js';
 export {
   svdStages, svdStagesChart, SVD_STAGE_COLORS, type Matrix2, type Svd2, type SvdStage, type SvdStagesOptions,
 } from './svd-stages.js';

@@ -16,6 +16,8 @@ export interface SpreadOptions extends ChartOptions {
   logX?: boolean;
   /** For nominal x: order categories by mean value, ascending (best loss first). @default false */
   sortByMean?: boolean;
+  /** For nominal x: the angle of the category labels (−30 lets long names sit side by side). @default 0 */
+  labelAngle?: number;
 }
 
 /** One row per seed in, mean ± min–max range out. */
@@ -30,7 +32,7 @@ export function spreadChart(rows: Row[], o: SpreadOptions): VegaLiteSpec {
     title: o.xTitle ?? o.x,
     ...(o.logX ? { scale: { type: 'log', nice: false }, axis: { values: distinct(rows, o.x) } } : {}),
     ...(sort ? { sort } : {}),
-    ...(numeric ? {} : { axis: { labelAngle: 0 } }),
+    ...(numeric ? {} : { axis: { labelAngle: o.labelAngle ?? 0 } }),
   };
   const yTitle = o.yTitle ?? o.y;
   const yScale = { scale: { zero: false } };

@@ -3,13 +3,15 @@
 // back exactly as it was, so a sweep can run many variants on one model. Hu et al. 2021 §4; PEFT's LoraConfig.
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
+import { frobeniusNorm } from '../linalg/lowrank.js';
 import type { Gpt } from '../models/gpt.js';
 import type { CharTokenizer } from '../data/tokenizer.js';
 import { batchAt, lmBatch } from '../data/batch.js';
 import { makeExamples, type TextTask } from '../data/tasks.js';
 import { lmLoss } from '../train/sft.js';
 import { train, type Progress } from '../train/loop.js';
-import { exactMatch } from '../train/eval.js';
+import type { Adam } from '../train/adam.js';
+import { scoreAnswers } from '../train/eval.js';
 import { loraConfig, type LoraConfigInput } from '../lora/config.js';
 import { injectLora, type LoraModel } from '../lora/model.js';
 import { isLoraLayer } from '../lora/lora-layer.js';
@@ -47,8 +49,13 @@ export interface ExperimentOptions {
   trainExamples?: number;
   /** Size of the fixed validation batch (split 'val', seed 1). @default 64 */
   valExamples?: number;
-  /** Also measure exact-match accuracy of greedy answers on the validation examples (slower). @default false */
+  /** Also measure exact-match accuracy of greedy answers on the validation examples. @default false */
   exactMatch?: boolean;
+  /**
+   * Also measure the validation loss (and exact match, when asked) after each of these steps: a learning curve
+   * from the same run, which is trained in segments (the same batches and updates as one uninterrupted run).
+   */
+  evalSteps?: readonly number[];
   /** Return lora_A, lora_B, ΔW and the base W of every wrapped layer (float64, PEFT orientation). @default false */
   keepWeights?: boolean;
   onProgress?: (p: Progress) => void;
@@ -78,6 +85,8 @@ export interface ExperimentResult {
   accuracy?: number;
   /** Training loss of every step. */
   losses: number[];
+  /** With `evalSteps`: validation loss (and exact match) after each of those steps and after the last. */
+  curve?: { step: number; valLoss: number; accuracy?: number }[];
   /** With `trainExamples`: the loss on that pool after training (no dropout), to compare with valLoss. */
   trainLoss?: number;
   msPerStep: number;
@@ -103,6 +112,18 @@ function describe(spec: ExperimentSpec): string {
   if (c.loraplus_lr_ratio) tags.push(`LoRA+ ×${c.loraplus_lr_ratio}`);
   if (spec.qlora) tags.push(spec.qlora.quant.bits);
   return tags.join(' ');
+}
+
+/**
+ * How far an adapter moved the weights: the mean over the adapted matrices of ‖ΔW‖_F = √(Σᵢⱼ ΔWᵢⱼ²), ΔW the
+ * scaled update scaling·B·A [out, in]. Needs a result trained with `keepWeights`.
+ */
+export function meanDeltaNorm(result: ExperimentResult): number {
+  if (result.weights === undefined || result.weights.size === 0) {
+    throw new Error(`meanDeltaNorm: run '${result.name}' kept no weights: run it with keepWeights: true`);
+  }
+  const norms = [...result.weights.values()].map((w) => frobeniusNorm(w.delta));
+  return norms.reduce((a, b) => a + b, 0) / norms.length;
 }
 
 /** Masked SFT loss of `model` on the task's fixed validation batch. */
@@ -154,23 +175,46 @@ export async function runExperiment(spec: ExperimentSpec, options: ExperimentOpt
     const startValLoss = await taskValLoss(model, tokenizer, task, valN);
     const params = lm.paramGroups();
     const { trainable, all } = lm.countParams();
-    const res = await train({
-      params: params.filter((g) => g.variables.length > 0),
-      steps: options.steps,
-      lr: options.lr,
-      warmupSteps: options.warmupSteps ?? 0,
-      loss: (s) => lmLoss(model, batchOf(s), { training: true, seed: seed * 100003 + s }),
-      onProgress: options.onProgress,
-    });
-    res.optimizer.dispose();
-    const valLoss = await taskValLoss(model, tokenizer, task, valN);
+    const evalAt = [...new Set([...(options.evalSteps ?? []), options.steps])].sort((a, b) => a - b);
+    const bad = evalAt.find((s) => !Number.isInteger(s) || s < 0 || s > options.steps);
+    if (bad !== undefined) throw new Error(`evalSteps must be integers in 0..${options.steps} (steps), got ${bad}`);
+    // Loss and exact match of the fixed validation batch (the examples taskValLoss uses), one forward pass.
+    const validate = async () => {
+      if (!options.exactMatch) return { valLoss: await taskValLoss(model, tokenizer, task, valN) };
+      const s = await scoreAnswers(model, tokenizer, makeExamples(task, valN, 1, 'val'));
+      return { valLoss: s.loss, accuracy: s.exactMatch };
+    };
+    const losses: number[] = [];
+    const curve: { step: number; valLoss: number; accuracy?: number }[] = [];
+    let optimizer: Adam | undefined;
+    let ms = 0;
+    let peakBytes = 0;
+    try {
+      for (const upTo of evalAt) {
+        const res = await train({
+          ...(optimizer ? { optimizer } : { params: params.filter((g) => g.variables.length > 0) }),
+          steps: upTo,
+          lr: options.lr,
+          warmupSteps: options.warmupSteps ?? 0,
+          loss: (s) => lmLoss(model, batchOf(s), { training: true, seed: seed * 100003 + s }),
+          onProgress: options.onProgress,
+        });
+        optimizer = res.optimizer;
+        ms += res.msPerStep * res.losses.length;
+        peakBytes = Math.max(peakBytes, res.peakBytes);
+        losses.push(...res.losses);
+        curve.push({ step: upTo, ...(await validate()) });
+      }
+    } finally {
+      optimizer?.dispose();
+    }
+    const { valLoss, accuracy } = curve[curve.length - 1]!;
     let trainLoss: number | undefined;
     if (pool !== undefined) {
       const t = tf.tidy(() => lmLoss(model, lmBatch(pool, tokenizer)));
       trainLoss = (await t.data())[0]!;
       t.dispose();
     }
-    const accuracy = options.exactMatch ? (await exactMatch(model, tokenizer, makeExamples(task, valN, 1, 'val'))).accuracy : undefined;
     let weights: Map<string, LearnedLayer> | undefined;
     if (options.keepWeights) {
       weights = new Map();
@@ -195,10 +239,11 @@ export async function runExperiment(spec: ExperimentSpec, options: ExperimentOpt
       startValLoss,
       valLoss,
       ...(accuracy !== undefined ? { accuracy } : {}),
-      losses: res.losses,
+      losses,
+      ...(options.evalSteps ? { curve } : {}),
       ...(trainLoss !== undefined ? { trainLoss } : {}),
-      msPerStep: res.msPerStep,
-      peakBytes: res.peakBytes,
+      msPerStep: losses.length ? ms / losses.length : 0,
+      peakBytes,
       weightBytes: weightBytes(model),
       ...(weights ? { weights } : {}),
     };

@@ -5,11 +5,13 @@ export { grid, runSweep, loraParamsPerRank, rankForBudget, bestBy, shareOfBest, 
 export {
   runExperiment,
   taskValLoss,
+  meanDeltaNorm,
   type ExperimentSpec,
   type ExperimentOptions,
   type ExperimentResult,
   type LearnedLayer,
 } from './experiment.js';
+export { SeedRuns, seedValues, type SeedExperiment, type ExperimentOverrides, type SeedProgress } from './seeds.js';
 export { amplification, LORA_PAPER_TABLE_7, type Amplification } from './analysis.js';
 export { fitLowRank, type FitLowRankOptions, type FitLowRankResult } from './fit-lowrank.js';
 export {
@@ -20,7 +22,10 @@ export {
   type LowRankTaskOptions,
   type FullFineTuneOptions,
 } from './lowrank-task.js';
-export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
+export {
+  spread, median, compareSeeds, describeComparison, spreadBy, seedSummary, unbeaten, MIN_SEEDS,
+  type Spread, type Comparison,
+} from './stats.js';
 export {
   denseLayerPaths,
   denseWeights,
