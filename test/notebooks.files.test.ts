@@ -13,10 +13,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = path.join(root, 'notebooks');
 const files = readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort();
 const MAX_CODE_LINE = 100;
+// The notebooks that `npm test` must also run with a non-default parameter set (scripts/notebooks.ts overrides).
+const WITH_TEST_SET = ['01-', '02-', '03-', '04-', '05-'];
 
 interface Cell {
   cell_type: string;
   source: string | string[];
+  metadata?: { tags?: string[] };
 }
 const read = (f: string) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { metadata: Record<string, unknown>; cells: Cell[] };
 
@@ -65,5 +68,36 @@ describe('notebook files', () => {
       });
     }
     assert.deepEqual(long, []);
+  });
+  it('declare their knobs with let in parameters cells, and 01-05 name a test set that changes them', () => {
+    const text = (c: Cell) => (Array.isArray(c.source) ? c.source.join('') : c.source);
+    const squash = (v: string) => v.replace(/\s+/g, '').replace(/'/g, '"').replace(/,([\]}])/g, '$1');
+    const problems: string[] = [];
+    for (const f of files) {
+      const nb = read(f);
+      const params = nb.cells.filter((c) => c.cell_type === 'code' && c.metadata?.tags?.includes('parameters'));
+      const defaults = new Map<string, string>();
+      for (const c of params) {
+        const src = text(c);
+        for (const m of src.matchAll(/^const\s+(\w+)\s*=/gm)) problems.push(`${f}: parameter ${m[1]} is a const`);
+        // `let name = value;` up to the first `;` that ends a line or precedes a comment
+        for (const m of src.matchAll(/^let\s+(\w+)(?:\s*:[^=]+)?\s*=\s*([\s\S]*?);[ \t]*(?:\/\/.*)?$/gm)) {
+          defaults.set(m[1]!, m[2]!.replace(/\/\/.*$/gm, ''));
+        }
+      }
+      const set = (nb.metadata['lora_lab'] as { test_parameters?: Record<string, unknown> } | undefined)?.test_parameters;
+      if (set === undefined) {
+        if (WITH_TEST_SET.some((p) => f.startsWith(p))) problems.push(`${f}: no lora_lab.test_parameters`);
+        continue;
+      }
+      let changed = 0;
+      for (const [name, value] of Object.entries(set)) {
+        const d = defaults.get(name);
+        if (d === undefined) problems.push(`${f}: test parameter ${name} is not declared with let in a parameters cell`);
+        else if (squash(d) !== squash(JSON.stringify(value))) changed++;
+      }
+      if (changed === 0) problems.push(`${f}: the test set changes no default`);
+    }
+    assert.deepEqual(problems, []);
   });
 });
