@@ -29,7 +29,7 @@ const PUBLIC = `
   randomGaussian randomOrthogonal randomizedSvd rankForBudget readAdapter readModelArtifacts reconstruct
   recordText registerFileHandlers relativeError releaseBackend renderPng renderSvg replaceDirAtomic
   resolveTargets runExperiment runSweep saveAdapter saveChart saveCheckpoint saveLayersModel saveTrainingState
-  scatterChart seededRandom shareOfBest showChart showMarkdown showTable sigmaMatrix singularValues
+  scatterChart scoreAnswers seededRandom shareOfBest showChart showMarkdown showTable sigmaMatrix singularValues
   spectralError spectralNorm splitOf spread spreadBy spreadChart subspaceSimilarity subspaceSimilarityGrid svd
   svgToPng tableBundle taskValLoss tensorToMatrix textTask tf toFloat32 toPeftJson train truncationError
   uninstallFastMatMul useBackend validateAgainstModel validateClassifierConfig validateGptConfig weightBytes

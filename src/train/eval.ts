@@ -1,8 +1,11 @@
-// Evaluation: exact match of greedy answers on a task's examples (the fine-tune's headline metric), and
-// classification accuracy. Both async and read results with `await data()` only.
+// Evaluation: exact match of greedy answers on a task's examples (the fine-tune's headline metric), the same
+// exact match and the masked loss from one teacher-forced forward pass (scoreAnswers), and classification
+// accuracy. All async and read results with `await data()` only.
 import * as tf from '@tensorflow/tfjs';
 import { generate, type CausalLm } from '../models/generate.js';
-import { promptTokens } from '../data/batch.js';
+import { lmBatch, promptTokens } from '../data/batch.js';
+import { batchTensors } from './sft.js';
+import { maskedCrossEntropy } from './loss.js';
 import type { CharTokenizer } from '../data/tokenizer.js';
 import type { Example } from '../data/tasks.js';
 
@@ -32,6 +35,39 @@ export async function exactMatch(
   const predictions = outputs.map((ids) => tok.decode(ids));
   const correct = predictions.filter((p, i) => p === examples[i]!.answer).length;
   return { accuracy: correct / examples.length, correct, total: examples.length, predictions };
+}
+
+export interface AnswerScores {
+  /** Masked cross-entropy over the answer tokens and <eos>, in nats per token (what `lmLoss` computes). */
+  loss: number;
+  /** Fraction of examples whose every answer token and <eos> is the argmax: greedy decoding's exact match. */
+  exactMatch: number;
+  correct: number;
+  total: number;
+}
+
+/**
+ * Loss and exact match of a batch of examples from ONE teacher-forced forward pass. Greedy decoding writes the
+ * expected answer (then <eos>) exactly when, fed the expected prefix, the argmax at every answer position is
+ * the expected token: by induction each greedy step then sees the expected prefix. So this exact match equals
+ * `exactMatch()`'s, at the cost of one forward pass instead of one per generated token.
+ */
+export async function scoreAnswers(model: CausalLm, tok: CharTokenizer, examples: readonly Example[]): Promise<AnswerScores> {
+  if (examples.length === 0) throw new Error('scoreAnswers needs at least one example, got 0');
+  const batch = lmBatch(examples, tok);
+  if (batch.length > model.config.contextLength) {
+    throw new Error(`the longest record has ${batch.length} positions, more than contextLength ${model.config.contextLength}`);
+  }
+  const [loss, right] = tf.tidy(() => {
+    const { inputs, targets, mask } = batchTensors(batch); // [B, T] each
+    const logits = model.logits(inputs); // [B, T, V]
+    const wrong = logits.argMax(-1).notEqual(targets).toFloat().mul(mask).sum(-1); // [B]: wrong answer tokens
+    return [maskedCrossEntropy(logits, targets, mask), wrong.equal(0).toFloat().sum()];
+  });
+  const l = (await loss.data())[0]!;
+  const correct = Math.round((await right.data())[0]!);
+  tf.dispose([loss, right]);
+  return { loss: l, exactMatch: correct / examples.length, correct, total: examples.length };
 }
 
 /** Share of rows whose argmax(logits) equals the label. logits [N, C], labels [N]. */

@@ -5,7 +5,7 @@ export { asParamGroups, allVariables, type ParamGroup } from './params.js';
 export { train, learningRate, NonFiniteLossError, type TrainOptions, type TrainResult, type Progress } from './loop.js';
 export { maskedCrossEntropy, classCrossEntropy } from './loss.js';
 export { batchTensors, lmLoss, type TrainableLm } from './sft.js';
-export { exactMatch, accuracy, type ExactMatchResult } from './eval.js';
+export { exactMatch, scoreAnswers, accuracy, type ExactMatchResult, type AnswerScores } from './eval.js';
 export { countParams, optimizerStateBytes, PeakMemory, formatBytes } from './memory.js';
 export { formatProgress, formatProgressBar, formatEta } from './format.js';
 export {
