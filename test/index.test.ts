@@ -41,6 +41,7 @@ const PUBLIC = `
   generationOptions loadPretrained parseHfConfig randomWeights readDir recoverDir sampleToken saveResumable
   setGemmThreads updateDirAtomic
   SVD_STAGE_COLORS bidiagonalizationFlops pictureChart randomizedSvdFlops svdFlops svdStages svdStagesChart
+  bestLearningRate bestRatesBySeed chanceMaxCosine intruderDimensions rateRatio
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {

@@ -21,3 +21,5 @@ export {
   type FullFineTuneOptions,
 } from './lowrank-task.js';
 export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
+export { bestLearningRate, bestRatesBySeed, rateRatio, type BestRate, type RateRatio } from './lr-sweep.js';
+export { intruderDimensions, chanceMaxCosine, type IntruderOptions, type IntruderAnalysis } from './intruders.js';
