@@ -42,6 +42,7 @@ const PUBLIC = `
   setGemmThreads updateDirAtomic
   SVD_STAGE_COLORS bidiagonalizationFlops pictureChart randomizedSvdFlops svdFlops svdStages svdStagesChart
   bestLearningRate bestRatesBySeed chanceMaxCosine intruderDimensions rateRatio
+  FineTuneRuns baseWeights forgettingProbe linearLayerPaths paretoFrontier runFineTune weightMatrix
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {

@@ -21,5 +21,18 @@ export {
   type FullFineTuneOptions,
 } from './lowrank-task.js';
 export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
+export {
+  runFineTune,
+  baseWeights,
+  linearLayerPaths,
+  weightMatrix,
+  type FineTuneMethod,
+  type FineTuneOptions,
+  type FineTuneRun,
+  type CurvePoint,
+  type ProbeScore,
+} from './finetune-run.js';
+export { FineTuneRuns, type FineTuneSetting, type FineTuneRunsProgress } from './finetune-runs.js';
+export { forgettingProbe, paretoFrontier, type TradeOffPoint } from './forgetting.js';
 export { bestLearningRate, bestRatesBySeed, rateRatio, type BestRate, type RateRatio } from './lr-sweep.js';
 export { intruderDimensions, chanceMaxCosine, type IntruderOptions, type IntruderAnalysis } from './intruders.js';
