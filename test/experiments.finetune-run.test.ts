@@ -6,7 +6,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import {
-  baseWeights, linearLayerPaths, runFineTune, weightMatrix, type FineTuneOptions,
+  baseWeights, curveRows, linearLayerPaths, runFineTune, tunedWeights, weightMatrix, type FineTuneOptions,
 } from '../src/experiments/finetune-run.js';
 import { FineTuneRuns } from '../src/experiments/finetune-runs.js';
 import { forgettingProbe, paretoFrontier } from '../src/experiments/forgetting.js';
@@ -52,7 +52,11 @@ describe('runFineTune()', () => {
     assert.equal(run.trainable, 2 * 2 * (2 * (128 + 128))); // 2 blocks × (q, v) × r·(d_in + d_out)
     const wrapped = ['0.self_attn.q_proj', '0.self_attn.v_proj', '1.self_attn.q_proj', '1.self_attn.v_proj'];
     assert.deepEqual([...run.weights.keys()].sort(), wrapped.map((p) => `layers.${p}`));
-    const q = weightMatrix(run.weights.get('layers.1.self_attn.q_proj')!);
+    const q = tunedWeights(run, (p) => p.startsWith('layers.1.')).get('layers.1.self_attn.q_proj')!;
+    assert.equal(tunedWeights(run, (p) => p.startsWith('layers.1.')).size, 2);
+    const rows = curveRows(run);
+    assert.deepEqual(Object.keys(rows[0]!), ['step', 'targetLoss', 'targetMatch', 'copyLoss', 'copyMatch']);
+    assert.deepEqual([rows[2]!.step, rows[2]!.copyMatch], [4, run.curve[2]!.scores['copy']!.exactMatch]);
     const moved = maxAbsDiff(q, W0.get('layers.1.self_attn.q_proj')!);
     assert.ok(moved > 0 && moved < 0.5, `W′ − W₀ ${moved}`); // B ≠ 0 after training, and small
     const after = await allWeights(model);

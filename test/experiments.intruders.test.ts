@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Matrix } from 'ml-matrix';
-import { chanceMaxCosine, intruderDimensions } from '../src/experiments/intruders.js';
+import { chanceMaxCosine, intruderDimensions, intrudersByLayer } from '../src/experiments/intruders.js';
 import { randomOrthogonal } from '../src/linalg/index.js';
 
 // W₀ = U·diag(σ)·Vᵀ [8, 6]: its left singular vectors span 6 of ℝ⁸'s 8 dimensions; Q's last 2 columns are outside.
@@ -52,6 +52,18 @@ describe('intruderDimensions()', () => {
     assert.throws(() => intruderDimensions(W0, W0.transpose()), /W0 is 8×6 but W′ is 6×8/);
     assert.throws(() => intruderDimensions(W0, W0, { k: 7 }), /k must be an integer in 1..6/);
     assert.throws(() => intruderDimensions(W0, W0, { k: 3, threshold: 0 }), /threshold must be in \(0, 1\]/);
+  });
+});
+
+describe('intrudersByLayer()', () => {
+  it('analyses each tuned layer against the base of the same path, and names a missing one', () => {
+    const W = Matrix.add(W0, outer(Q.getColumnVector(6), V.getColumnVector(5), 20));
+    const base = new Map([['a', W0], ['b', W0]]);
+    const out = intrudersByLayer(base, new Map([['b', W], ['a', W0]]), { k: 2 });
+    assert.deepEqual([...out.keys()], ['b', 'a']);
+    assert.deepEqual([out.get('b')!.intruders, out.get('a')!.intruders], [1, 0]);
+    assert.deepEqual(out.get('b'), intruderDimensions(W0, W, { k: 2 })); // the remembered basis gives the same
+    assert.throws(() => intrudersByLayer(base, new Map([['c', W0]])), /no base weight for 'c'; base has: a, b/);
   });
 });
 

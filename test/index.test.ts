@@ -42,7 +42,8 @@ const PUBLIC = `
   setGemmThreads updateDirAtomic
   SVD_STAGE_COLORS bidiagonalizationFlops pictureChart randomizedSvdFlops svdFlops svdStages svdStagesChart
   bestLearningRate bestRatesBySeed chanceMaxCosine intruderDimensions rateRatio
-  FineTuneRuns baseWeights forgettingProbe linearLayerPaths paretoFrontier runFineTune weightMatrix
+  FineTuneRuns baseWeights curveRows forgettingProbe intrudersByLayer linearLayerPaths paretoFrontier runFineTune
+  tunedWeights weightMatrix
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {

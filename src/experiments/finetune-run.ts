@@ -209,3 +209,20 @@ export async function baseWeights(
   }
   return out;
 }
+
+/** W′ [out, in] of the run's changed linear layers as float64 matrices, those whose path `include` accepts. */
+export function tunedWeights(run: FineTuneRun, include: (path: string) => boolean = () => true): Map<string, Matrix> {
+  return new Map([...run.weights].filter(([p]) => include(p)).map(([p, w]) => [p, weightMatrix(w)]));
+}
+
+/** One row per curve point: the step, then `<probe>Loss` and `<probe>Match` (exact match) of every probe. */
+export function curveRows(run: FineTuneRun): Record<string, number>[] {
+  return run.curve.map((c) => {
+    const row: Record<string, number> = { step: c.step };
+    for (const [name, s] of Object.entries(c.scores)) {
+      row[`${name}Loss`] = s.loss;
+      row[`${name}Match`] = s.exactMatch;
+    }
+    return row;
+  });
+}

@@ -26,6 +26,8 @@ export {
   baseWeights,
   linearLayerPaths,
   weightMatrix,
+  tunedWeights,
+  curveRows,
   type FineTuneMethod,
   type FineTuneOptions,
   type FineTuneRun,
@@ -35,4 +37,10 @@ export {
 export { FineTuneRuns, type FineTuneSetting, type FineTuneRunsProgress } from './finetune-runs.js';
 export { forgettingProbe, paretoFrontier, type TradeOffPoint } from './forgetting.js';
 export { bestLearningRate, bestRatesBySeed, rateRatio, type BestRate, type RateRatio } from './lr-sweep.js';
-export { intruderDimensions, chanceMaxCosine, type IntruderOptions, type IntruderAnalysis } from './intruders.js';
+export {
+  intruderDimensions,
+  intrudersByLayer,
+  chanceMaxCosine,
+  type IntruderOptions,
+  type IntruderAnalysis,
+} from './intruders.js';

@@ -2,7 +2,7 @@
 // 2410.21228, Algorithm 1): for each of the top-k left singular vectors uⱼ′ of the fine-tuned W′ = W₀ + ΔW, the
 // largest |cosine| to any left singular vector uᵢ of W₀; uⱼ′ is an intruder when that is below a threshold ε.
 // W₀, W′: [d_out, d_in] (PyTorch orientation); singular vectors are unit columns, so a cosine is a dot product.
-import type { Matrix } from 'ml-matrix';
+import { Matrix } from 'ml-matrix';
 import { svd } from '../linalg/svd.js';
 import { asMatrix, type MatrixInput } from '../linalg/validate.js';
 import { randomGaussian, type SeedOrRng } from '../linalg/random.js';
@@ -48,6 +48,19 @@ function bestCosine(U: Matrix, X: Matrix, j: number): number {
   return best;
 }
 
+// W₀'s left singular vectors by matrix object: a study compares many W′ with the same few W₀. A W₀ changed in place
+// after its first use would be read stale, so pass a fresh matrix (baseWeights() gives fresh ones).
+const bases = new WeakMap<Matrix, Matrix>();
+
+function leftVectors(W0: Matrix): Matrix {
+  let U = bases.get(W0);
+  if (U === undefined) {
+    U = svd(W0).U; // [d_out, min(d_out, d_in)]
+    bases.set(W0, U);
+  }
+  return U;
+}
+
 /** Intruder dimensions of a fine-tuned weight W′ against its pretrained W₀ (same shape). */
 export function intruderDimensions(
   W0: MatrixInput,
@@ -62,7 +75,7 @@ export function intruderDimensions(
     );
   }
   const { k, threshold } = checkOptions(options, Math.min(b.rows, b.columns));
-  const U0 = svd(a).U; // [d_out, min(d_out, d_in)]
+  const U0 = W0 instanceof Matrix ? leftVectors(W0) : svd(a).U; // [d_out, min(d_out, d_in)]
   const f = svd(b);
   const maxCosine = Array.from({ length: k }, (_, j) => bestCosine(U0, f.U, j));
   return {
@@ -80,7 +93,7 @@ export function intruderDimensions(
  * cosine with one of them (about √(2·ln d / d)); a threshold means something only well above this.
  */
 export function chanceMaxCosine(W0: MatrixInput, samples = 200, seed: SeedOrRng = 0): number[] {
-  const U0 = svd(asMatrix(W0, 'W0')).U;
+  const U0 = W0 instanceof Matrix ? leftVectors(W0) : svd(asMatrix(W0, 'W0')).U;
   if (!Number.isInteger(samples) || samples < 1) throw new Error(`samples must be a positive integer, got ${samples}`);
   const X = randomGaussian(U0.rows, samples, seed); // [d_out, samples]: Gaussian columns point uniformly
   for (let j = 0; j < samples; j++) {
@@ -89,4 +102,22 @@ export function chanceMaxCosine(W0: MatrixInput, samples = 200, seed: SeedOrRng 
     X.setColumn(j, col.map((v) => v / n));
   }
   return Array.from({ length: samples }, (_, j) => bestCosine(U0, X, j));
+}
+
+/**
+ * intruderDimensions() for every layer of `tuned` (W′ by path) against the same path of `base` (W₀ by path), in
+ * `tuned`'s order. A path missing from `base` is an error naming the paths it has.
+ */
+export function intrudersByLayer(
+  base: ReadonlyMap<string, Matrix>,
+  tuned: ReadonlyMap<string, Matrix>,
+  options: IntruderOptions = {},
+): Map<string, IntruderAnalysis> {
+  const out = new Map<string, IntruderAnalysis>();
+  for (const [p, W] of tuned) {
+    const W0 = base.get(p);
+    if (W0 === undefined) throw new Error(`no base weight for '${p}'; base has: ${[...base.keys()].join(', ')}`);
+    out.set(p, intruderDimensions(W0, W, options));
+  }
+  return out;
 }
