@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { CharTokenizer } from '../src/data/tokenizer.js';
 import { TEXT_TASKS, makeExamples, exampleAt, splitOf, maxRecordTokens, textTask } from '../src/data/tasks.js';
 import { batchAt, lmBatch } from '../src/data/batch.js';
-import { animalData, nightCameraMatrix, ANIMAL_FEATURES } from '../src/data/animals.js';
+import { animalData, nightCameraDirections, nightCameraMatrix, ANIMAL_FEATURES } from '../src/data/animals.js';
 import { mixSeed, seededRandom } from '../src/data/rng.js';
 
 test('generators are deterministic per seed and differ across seeds', () => {
@@ -89,4 +89,21 @@ test('animal data: deterministic, balanced-ish, and night = R·day with R an inv
   const trace = R.reduce((s, row, i) => s + row[i]!, 0);
   assert.ok(Math.abs(trace - (ANIMAL_FEATURES - 4)) < 1e-9);
   assert.throws(() => animalData('dusk' as 'day', 3, 1), /domain must be 'day' or 'night', got 'dusk'/);
+});
+
+test('the night camera flips exactly its two directions: R = I − 2·u1·u1ᵀ − 2·u2·u2ᵀ, u1 ⟂ u2 unit vectors', () => {
+  const u = nightCameraDirections();
+  assert.equal(u.length, 2);
+  const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
+  assert.ok(Math.abs(dot(u[0]!, u[0]!) - 1) < 1e-12 && Math.abs(dot(u[1]!, u[1]!) - 1) < 1e-12);
+  assert.ok(Math.abs(dot(u[0]!, u[1]!)) < 1e-12);
+  const R = nightCameraMatrix();
+  for (let i = 0; i < ANIMAL_FEATURES; i++) {
+    for (let j = 0; j < ANIMAL_FEATURES; j++) {
+      const expected = (i === j ? 1 : 0) - 2 * u[0]![i]! * u[0]![j]! - 2 * u[1]![i]! * u[1]![j]!;
+      assert.ok(Math.abs(R[i]![j]! - expected) < 1e-12, `R[${i}][${j}]`);
+    }
+  }
+  u[0]![0] = 99; // a copy: the world stays as it was
+  assert.notEqual(nightCameraDirections()[0]![0], 99);
 });

@@ -112,6 +112,14 @@ test('forward passes and the classifier leak no tensors', () => {
   assert.equal(tf.memory().numTensors, before);
   assert.deepEqual([...c.layers.keys()], ['layers.0', 'layers.1', 'classifier']);
   assert.throws(() => c.logits(tf.zeros([2, 3])), /classifier expects \[N, 16\] features, got \[2, 3\]/);
+  // features are what the head reads: logits = classifier(features), the features non-negative (after ReLU)
+  const x = tf.randomNormal([6, 16], 0, 1, 'float32', 3) as tf.Tensor2D;
+  const [f, z] = [c.features(x), c.logits(x)];
+  assert.deepEqual(f.shape, [6, 64]);
+  assert.ok(f.dataSync().every((v) => v >= 0));
+  const head = tf.tidy(() => (c.layers.get('classifier')!.apply(f) as tf.Tensor).sub(z).abs().max().dataSync()[0]!);
+  assert.equal(head, 0);
+  tf.dispose([x, f, z]);
   assert.throws(() => tf.tidy(() => m.logits(tf.zeros([1, 40], 'int32'))), /input has 40 tokens but contextLength is 32/);
   m.dispose();
   c.dispose();

@@ -6,3 +6,9 @@ export { spreadChart, type SpreadOptions } from './spread.js';
 export {
   svdStages, svdStagesChart, SVD_STAGE_COLORS, type Matrix2, type Svd2, type SvdStage, type SvdStagesOptions,
 } from './svd-stages.js';
+export { loraBlockDiagram, loraBlockGeometry, type LoraBlockOptions } from './lora-block.js';
+export { matrixEquation, type EquationTerm, type MatrixEquationOptions } from './matrix-equation.js';
+export { lossMaskChart, type MaskedRow, type LossMaskOptions } from './loss-mask.js';
+export {
+  attentionBlockDiagram, BLOCK_PROJECTIONS, type AttentionBlockOptions, type BlockProjection,
+} from './attention-block.js';

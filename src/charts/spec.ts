@@ -56,7 +56,22 @@ function base(options: ChartOptions): VegaLiteSpec {
   return spec;
 }
 
-function xyEncoding(o: XYOptions, xType: 'quantitative' | 'nominal' | 'ordinal'): Record<string, unknown> {
+/**
+ * The distinct values of a field in reading order: numbers by value, strings with their numbers compared as
+ * numbers ('256×256' before '1024×1024'), so a legend of sizes or ranks reads 2, 4, 8, 16 and not 16, 2, 4, 8.
+ */
+export function naturalOrder(rows: Row[], field: string): (string | number | boolean)[] {
+  const present = (v: Row[string] | undefined): v is string | number | boolean => v !== null && v !== undefined;
+  const values = [...new Set(rows.map((r) => r[field]).filter(present))];
+  const byText = (a: unknown, b: unknown) => String(a).localeCompare(String(b), 'en', { numeric: true });
+  return values.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : byText(a, b)));
+}
+
+function xyEncoding(
+  o: XYOptions,
+  xType: 'quantitative' | 'nominal' | 'ordinal',
+  rows: Row[] = [],
+): Record<string, unknown> {
   const multi = Array.isArray(o.y);
   const enc: Record<string, unknown> = {
     x: { field: o.x, type: xType, title: o.xTitle ?? o.x, ...(o.logX ? { scale: { type: 'log' } } : {}) },
@@ -68,7 +83,7 @@ function xyEncoding(o: XYOptions, xType: 'quantitative' | 'nominal' | 'ordinal')
     },
   };
   if (multi) enc['color'] = { field: 'series', type: 'nominal', title: null };
-  else if (o.color !== undefined) enc['color'] = { field: o.color, type: 'nominal' };
+  else if (o.color !== undefined) enc['color'] = { field: o.color, type: 'nominal', sort: naturalOrder(rows, o.color) };
   return enc;
 }
 
@@ -89,7 +104,7 @@ function melt(rows: Row[], o: XYOptions): { values: Row[]; transform?: unknown[]
 /** A line chart (loss curves, metric vs rank, ...); with `pick` or `zoom`, a layered spec with params. */
 export function lineChart(rows: Row[], o: XYOptions): VegaLiteSpec {
   const { values, transform } = melt(rows, o);
-  const encoding = xyEncoding(o, 'quantitative');
+  const encoding = xyEncoding(o, 'quantitative', rows);
   const mark = { type: 'line', point: o.points ?? false };
   const choices = (o.pick ?? o.points ?? false) ? pickChoices(rows, o.x) : undefined;
   if (o.pick === true && choices === undefined) {
@@ -116,15 +131,16 @@ export function scatterChart(rows: Row[], o: XYOptions): VegaLiteSpec {
     data: { values },
     ...(transform ? { transform } : {}),
     mark: { type: 'point', filled: true },
-    encoding: xyEncoding(o, 'quantitative'),
+    encoding: xyEncoding(o, 'quantitative', rows),
   };
 }
 
 /** A bar chart; x is treated as ordered categories (singular value index, rank, ...). */
 export function barChart(rows: Row[], o: XYOptions): VegaLiteSpec {
   const { values, transform } = melt(rows, o);
-  const enc = xyEncoding(o, 'ordinal');
-  if (Array.isArray(o.y) || o.color !== undefined) enc['xOffset'] = { field: Array.isArray(o.y) ? 'series' : o.color };
+  const enc = xyEncoding(o, 'ordinal', rows);
+  if (Array.isArray(o.y)) enc['xOffset'] = { field: 'series' };
+  else if (o.color !== undefined) enc['xOffset'] = { field: o.color, sort: naturalOrder(rows, o.color) };
   enc['tooltip'] = tooltipOf(enc);
   return { ...base(o), data: { values }, ...(transform ? { transform } : {}), mark: 'bar', encoding: enc };
 }

@@ -90,6 +90,11 @@ export function animalData(domain: AnimalDomain, n: number, seed: number, split:
   return { x, y, n, dim: ANIMAL_FEATURES, classes: ANIMALS };
 }
 
+/** The two unit directions u1, u2 [dim] the night camera flips (R − I = −2·u1·u1ᵀ − 2·u2·u2ᵀ): copies. */
+export function nightCameraDirections(): number[][] {
+  return getWorld().u.map((u) => [...u]);
+}
+
 /** The night camera as a matrix R [dim, dim] (R = Rᵀ = R⁻¹), for notebooks that show ΔW's rank. */
 export function nightCameraMatrix(): number[][] {
   return Array.from({ length: ANIMAL_FEATURES }, (_, i) => {

@@ -72,3 +72,15 @@ export function batchAt(
   const examples = Array.from({ length: batchSize }, (_, j) => exampleAt(task, seed, step * batchSize + j, options.split));
   return lmBatch(examples, tok, options);
 }
+
+/**
+ * Each record of a batch as the tokens it must predict (targets, specials written as <eos> and <pad>) beside its
+ * loss mask: the rows of a loss-mask picture (charts/loss-mask.ts).
+ */
+export function maskedTargets(batch: LmBatch, tok: CharTokenizer): { tokens: string[]; mask: number[] }[] {
+  const { batchSize: B, length: T } = batch;
+  return Array.from({ length: B }, (_, b) => ({
+    tokens: Array.from(batch.targets.subarray(b * T, (b + 1) * T), (id) => tok.decode([id], { keepSpecials: true })),
+    mask: Array.from(batch.mask.subarray(b * T, (b + 1) * T)),
+  }));
+}

@@ -16,5 +16,7 @@ export {
   type Example,
   type Split,
 } from './tasks.js';
-export { type LmBatch, type LmBatchOptions, lmBatch, batchAt, promptTokens } from './batch.js';
-export { ANIMALS, ANIMAL_FEATURES, animalData, nightCameraMatrix, type AnimalDomain, type ClassData } from './animals.js';
+export { type LmBatch, type LmBatchOptions, lmBatch, batchAt, promptTokens, maskedTargets } from './batch.js';
+export {
+  ANIMALS, ANIMAL_FEATURES, animalData, nightCameraMatrix, nightCameraDirections, type AnimalDomain, type ClassData,
+} from './animals.js';

@@ -44,3 +44,15 @@ export {
   type IntruderOptions,
   type IntruderAnalysis,
 } from './intruders.js';
+export {
+  denseLayerPaths,
+  denseWeights,
+  writeDenseWeights,
+  weightDeltas,
+  updateSpectra,
+  truncatedUpdateSweep,
+  type LayerUpdate,
+} from './weight-update.js';
+export { linearForwardFlops } from './layer-flops.js';
+export { classMeans, nearestMeanShare } from './class-means.js';
+export { trainingStepPair, type StepPair, type StepPairOptions } from './step-cost.js';

@@ -35,3 +35,4 @@ export { tensorToMatrix, matrixToTensor } from './tensor.js';
 export { paramCounts, type ParamCounts } from './params.js';
 export { demoPicture } from './picture.js';
 export { maxAbsDiff, relativeError } from './compare.js';
+export { pca, pcaProject, type Pca } from './pca.js';

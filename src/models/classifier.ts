@@ -49,6 +49,12 @@ export class MlpClassifier implements LayerTree {
   /** Class logits: x [N, inputDim] → [N, numClasses]. */
   logits(x: tf.Tensor2D, options: { training?: boolean } = {}): tf.Tensor2D {
     const training = options.training ?? false;
+    return tf.tidy(() => getLayer(this, 'classifier').apply(this.features(x, { training }), { training }) as tf.Tensor2D);
+  }
+
+  /** The last hidden layer's activations, what `classifier` reads: x [N, inputDim] → [N, hiddenDim]. */
+  features(x: tf.Tensor2D, options: { training?: boolean } = {}): tf.Tensor2D {
+    const training = options.training ?? false;
     if (x.shape[1] !== this.config.inputDim) {
       throw new Error(`classifier expects [N, ${this.config.inputDim}] features, got [${x.shape.join(', ')}]`);
     }
@@ -57,7 +63,7 @@ export class MlpClassifier implements LayerTree {
       for (let i = 0; i < this.config.nLayers; i++) {
         h = tf.relu(getLayer(this, `layers.${i}`).apply(h, { training }) as tf.Tensor); // [N, hidden]
       }
-      return getLayer(this, 'classifier').apply(h, { training }) as tf.Tensor2D; // [N, classes]
+      return h as tf.Tensor2D;
     });
   }
 

@@ -64,23 +64,35 @@ export function notebookProgress(options: NotebookProgressOptions = {}) {
 }
 
 /**
- * The live loss chart of notebookProgress: loss (and val where measured) against step, zoomable along x with
- * the nearest values on hover (Vega-Lite params, so JupyterLab and the book both let a reader explore it).
+ * The live loss chart of notebookProgress: loss against step, and val as a line with a point at each step where it
+ * was measured; zoomable along x with the nearest values on hover (Vega-Lite params, so JupyterLab and the book
+ * both let a reader explore it).
  */
 export function progressChart(history: Row[], options: NotebookProgressOptions = {}): VegaLiteSpec {
   const hasVal = history.some((r) => r['val'] !== null && r['val'] !== undefined);
-  return lineChart(history, {
+  const spec = lineChart(history, {
     x: 'step',
     y: hasVal ? ['loss', 'val'] : 'loss',
     title: options.title ?? 'training loss',
     yTitle: 'loss',
     height: 200,
-    // validation losses come every few steps only: points make them visible between gaps
-    points: hasVal,
     // a reader zooms into the late steps, where the loss is small, and reads values on hover
     zoom: true,
     pick: false,
   });
+  if (!hasVal) return spec;
+  // val is measured every few steps and null in between. Vega-Lite breaks a line at every null, which leaves each
+  // val point without a neighbour, so no val line would be drawn: the nulls are dropped after the fold, joining
+  // the measured points (loss has no nulls). Points mark where val was measured (one measurement is still seen).
+  const layers = spec['layer'] as VegaLiteSpec[];
+  const enc = layers[0]!['encoding'] as Record<string, unknown>;
+  const valPoints: VegaLiteSpec = {
+    transform: [{ filter: "datum.series === 'val'" }],
+    mark: { type: 'point', filled: true, size: 36 },
+    encoding: { x: enc['x'], y: enc['y'], color: enc['color'] },
+  };
+  const transform = (spec['transform'] as unknown[] | undefined) ?? [];
+  return { ...spec, transform: [...transform, { filter: 'isValid(datum.value)' }], layer: [...layers, valPoints] };
 }
 
 /** The house log line: `step 100/500  loss 0.4123  val 0.4410  12.3 ms/step  ETA 5 s` (train's, plus the ETA). */

@@ -1,5 +1,5 @@
-// Public API of src/train: Adam/AdamW, the training loop, masked SFT loss, evaluation, memory accounting and
-// resumable training state.
+// Public API of src/train: Adam/AdamW, the training loop, masked SFT loss, evaluation, memory and FLOP accounting
+// and resumable training state.
 export { Adam, type AdamOptions } from './adam.js';
 export { asParamGroups, allVariables, type ParamGroup } from './params.js';
 export { train, learningRate, NonFiniteLossError, type TrainOptions, type TrainResult, type Progress } from './loop.js';
@@ -7,6 +7,7 @@ export { maskedCrossEntropy, classCrossEntropy } from './loss.js';
 export { batchTensors, lmLoss, type TrainableLm } from './sft.js';
 export { exactMatch, scoreAnswers, accuracy, type ExactMatchResult, type AnswerScores } from './eval.js';
 export { countParams, optimizerStateBytes, PeakMemory, formatBytes } from './memory.js';
+export { gptStepFlops, profiledMatMuls, type StepFlops, type StepShape, type MatMulKernel } from './flops.js';
 export { formatProgress, formatProgressBar, formatEta } from './format.js';
 export {
   pretrainGpt,
