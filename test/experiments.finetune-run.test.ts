@@ -6,8 +6,9 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import {
-  baseWeights, curveRows, linearLayerPaths, runFineTune, tunedWeights, weightMatrix, type FineTuneOptions,
+  curveRows, runFineTune, tunedWeights, weightMatrix, type FineTuneOptions,
 } from '../src/experiments/finetune-run.js';
+import { denseLayerPaths, denseWeights } from '../src/experiments/weight-update.js';
 import { FineTuneRuns } from '../src/experiments/finetune-runs.js';
 import { forgettingProbe, paretoFrontier } from '../src/experiments/forgetting.js';
 import { scoreAnswers } from '../src/train/eval.js';
@@ -41,7 +42,7 @@ describe('runFineTune()', () => {
   it('LoRA: scores the base at step 0, keeps W′ = W₀ + ΔW of the wrapped layers, restores the base', async () => {
     const tensors = tf.memory().numTensors;
     const before0 = await allWeights(model);
-    const W0 = await baseWeights(model);
+    const W0 = await denseWeights(model);
     const lora = { r: 2, lora_alpha: 4, target_modules: ['q_proj', 'v_proj'] };
     const run = await runFineTune({ method: 'lora', lora }, { ...opts, evalSteps: [2] });
     assert.deepEqual(run.curve.map((p) => p.step), [0, 2, 4]);
@@ -67,13 +68,13 @@ describe('runFineTune()', () => {
   it('full fine-tuning: every linear layer changes, a curve point is the shorter run, base restored', async () => {
     const tensors = tf.memory().numTensors;
     const before0 = await allWeights(model);
-    const W0 = await baseWeights(model);
+    const W0 = await denseWeights(model);
     const long = await runFineTune({ method: 'full' }, { ...opts, evalSteps: [2] });
     const short = await runFineTune({ method: 'full' }, { ...opts, steps: 2 });
     assert.deepEqual(long.curve[1]!.scores, short.curve[1]!.scores);
     assert.deepEqual(long.losses.slice(0, 2), short.losses);
-    assert.deepEqual([...long.weights.keys()], linearLayerPaths(model));
-    assert.ok(linearLayerPaths(model).includes('lm_head'));
+    assert.deepEqual([...long.weights.keys()], denseLayerPaths(model));
+    assert.ok(denseLayerPaths(model).includes('lm_head'));
     for (const [p, w] of long.weights) assert.ok(maxAbsDiff(weightMatrix(w), W0.get(p)!) > 0, p);
     assert.equal(long.trainable, long.all);
     const after = await allWeights(model);

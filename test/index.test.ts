@@ -49,8 +49,8 @@ const PUBLIC = `
   denseLayerPaths denseWeights loraBlockDiagram loraBlockGeometry matrixEquation naturalOrder truncatedUpdateSweep
   updateSpectra weightDeltas writeDenseWeights
   classMeans linearForwardFlops nearestMeanShare nightCameraDirections pca pcaProject
-  FineTuneRuns baseWeights bestLearningRate bestRatesBySeed chanceMaxCosine curveRows forgettingProbe
-  intruderDimensions intrudersByLayer linearLayerPaths paretoFrontier rateRatio runFineTune scoreAnswers tunedWeights
+  FineTuneRuns bestLearningRate bestRatesBySeed chanceMaxCosine curveRows forgettingProbe
+  intruderDimensions intrudersByLayer paretoFrontier rateRatio runFineTune scoreAnswers tunedWeights
   weightMatrix
 `.trim().split(/\s+/);
 

@@ -19,6 +19,7 @@ import { injectLora, type LoraModel } from '../lora/model.js';
 import { isLoraLayer } from '../lora/lora-layer.js';
 import { loraConfig, type LoraConfigInput } from '../lora/config.js';
 import { isQuantized } from '../quant/base.js';
+import { denseLayerPaths } from './weight-update.js';
 
 /** What is trained: a LoRA adapter (PEFT's config fields), or every weight of the model. */
 export type FineTuneMethod = { method: 'lora'; lora: LoraConfigInput } | { method: 'full' };
@@ -82,11 +83,6 @@ async function denseW(model: Gpt, path: string): Promise<{ rows: number; columns
   const values = (await W.data()) as Float32Array;
   W.dispose();
   return { rows: K.shape[1]!, columns: K.shape[0]!, values };
-}
-
-/** Paths of the model's Dense layers (the linear layers), in model order. */
-export function linearLayerPaths(model: Gpt): string[] {
-  return [...model.layers].filter(([, l]) => l.getClassName() === 'Dense').map(([p]) => p);
 }
 
 /** A stored W′ as a float64 Matrix [out, in]. */
@@ -179,7 +175,7 @@ export async function runFineTune(spec: FineTuneMethod, options: FineTuneOptions
         W.dispose();
       }
     } else {
-      for (const p of linearLayerPaths(model)) weights.set(p, await denseW(model, p));
+      for (const p of denseLayerPaths(model)) weights.set(p, await denseW(model, p));
     }
     return { method: spec.method, trainable, all, curve, losses, weights };
   } finally {
@@ -192,22 +188,6 @@ export async function runFineTune(spec: FineTuneMethod, options: FineTuneOptions
       w.trainable = flags.get(w)!;
     }
   }
-}
-
-/** W₀ [out, in] of the listed linear layers of a plain model, as float64 matrices. */
-export async function baseWeights(
-  model: Gpt,
-  paths: readonly string[] = linearLayerPaths(model),
-): Promise<Map<string, Matrix>> {
-  const out = new Map<string, Matrix>();
-  for (const p of paths) {
-    const l = model.layers.get(p);
-    if (l === undefined || l.getClassName() !== 'Dense') {
-      throw new Error(`no linear (Dense) layer at '${p}'; linear layers are: ${linearLayerPaths(model).join(', ')}`);
-    }
-    out.set(p, weightMatrix(await denseW(model, p)));
-  }
-  return out;
 }
 
 /** W′ [out, in] of the run's changed linear layers as float64 matrices, those whose path `include` accepts. */

@@ -23,8 +23,6 @@ export {
 export { spread, median, compareSeeds, spreadBy, MIN_SEEDS, type Spread, type Comparison } from './stats.js';
 export {
   runFineTune,
-  baseWeights,
-  linearLayerPaths,
   weightMatrix,
   tunedWeights,
   curveRows,

@@ -49,7 +49,7 @@ function bestCosine(U: Matrix, X: Matrix, j: number): number {
 }
 
 // W₀'s left singular vectors by matrix object: a study compares many W′ with the same few W₀. A W₀ changed in place
-// after its first use would be read stale, so pass a fresh matrix (baseWeights() gives fresh ones).
+// after its first use would be read stale, so pass a fresh matrix (denseWeights() gives fresh ones).
 const bases = new WeakMap<Matrix, Matrix>();
 
 function leftVectors(W0: Matrix): Matrix {
