@@ -5,10 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { Matrix } from 'ml-matrix';
 import type { Gpt } from '../models/gpt.js';
-import type { CharTokenizer } from '../data/tokenizer.js';
 import { batchAt } from '../data/batch.js';
 import { mixSeed } from '../data/rng.js';
-import { makeExamples, type Example, type TextTask } from '../data/tasks.js';
+import { makeExamples, type Example } from '../data/tasks.js';
 import { lmLoss } from '../train/sft.js';
 import { train } from '../train/loop.js';
 import type { Adam } from '../train/adam.js';
@@ -20,25 +19,22 @@ import { isLoraLayer } from '../lora/lora-layer.js';
 import { loraConfig, type LoraConfigInput } from '../lora/config.js';
 import { isQuantized } from '../quant/base.js';
 import { denseLayerPaths } from './weight-update.js';
+import type { ExperimentOptions } from './experiment.js';
+import { snapshotModel } from './snapshot.js';
 
 /** What is trained: a LoRA adapter (PEFT's config fields), or every weight of the model. */
 export type FineTuneMethod = { method: 'lora'; lora: LoraConfigInput } | { method: 'full' };
 
-export interface FineTuneOptions {
-  model: Gpt;
-  tokenizer: CharTokenizer;
-  /** The task fine-tuned on; its fixed validation examples are scored as probe 'target'. */
-  task: TextTask;
-  /** Optimizer steps. */
-  steps: number;
+/**
+ * model, tokenizer, steps, batchSize and warmupSteps as in runExperiment(); `task` is also scored as probe 'target'
+ * on its fixed validation examples.
+ */
+export interface FineTuneOptions
+  extends Pick<ExperimentOptions, 'model' | 'tokenizer' | 'task' | 'steps' | 'batchSize' | 'warmupSteps'> {
   /** Learning rate (Adam), constant after the warm-up, so the state after step s is that of an s-step run. */
   lr: number;
-  /** Records per step. @default 16 */
-  batchSize?: number;
   /** Seeds the data order, dropout and (LoRA) the initialisation of lora_A. @default 0 */
   seed?: number;
-  /** Linear warm-up steps. @default 0 */
-  warmupSteps?: number;
   /** Also score the probes after each of these steps (the base, step 0, and the last step are always scored). */
   evalSteps?: readonly number[];
   /** Example sets scored besides the target (e.g. the base's own task on prompts the target never shows). */
@@ -123,10 +119,7 @@ export async function runFineTune(spec: FineTuneMethod, options: FineTuneOptions
   }
   const batchSize = options.batchSize ?? 16;
   const seed = options.seed ?? 0;
-  const snapshot = new Map<tf.LayerVariable, tf.Tensor>();
-  for (const l of model.layers.values()) for (const w of l.weights) snapshot.set(w, w.read().clone());
-  const flags = new Map<tf.LayerVariable, boolean>([...snapshot.keys()].map((w) => [w, w.trainable]));
-  const layerFlags = new Map<tf.layers.Layer, boolean>([...model.layers.values()].map((l) => [l, l.trainable]));
+  const restore = snapshotModel(model);
 
   const score = async (): Promise<Record<string, ProbeScore>> => {
     const out: Record<string, ProbeScore> = {};
@@ -181,12 +174,7 @@ export async function runFineTune(spec: FineTuneMethod, options: FineTuneOptions
   } finally {
     optimizer?.dispose();
     lm?.unload();
-    for (const [l, on] of layerFlags) l.trainable = on; // sets the weights' flags too: restore those after
-    for (const [w, t] of snapshot) {
-      w.write(t);
-      t.dispose();
-      w.trainable = flags.get(w)!;
-    }
+    restore();
   }
 }
 
