@@ -52,6 +52,8 @@ const PUBLIC = `
   DEFAULT_HF_LORA finetuneHf injectionReport parseJsonl prepareSftData readJsonl savePretrained sftLoss
   indexTicks randomSubspaceBaseline subspaceChart
   SeedRuns describeComparison meanDeltaNorm scoreAnswers seedSummary seedValues smallMultiples unbeaten
+  FineTuneRuns bestLearningRate bestRatesBySeed chanceMaxCosine curveRows forgettingProbe intruderDimensions
+  intrudersByLayer paretoFrontier rateRatio runFineTune tunedWeights weightMatrix
 `.trim().split(/\s+/);
 
 test('src/index.ts exports exactly the public names', () => {

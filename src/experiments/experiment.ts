@@ -16,6 +16,7 @@ import { loraConfig, type LoraConfigInput } from '../lora/config.js';
 import { injectLora, type LoraModel } from '../lora/model.js';
 import { isLoraLayer } from '../lora/lora-layer.js';
 import { isQuantized, quantizeBase, weightBytes, type QuantizeBaseOptions, type QuantizedBase } from '../quant/base.js';
+import { snapshotModel } from './snapshot.js';
 
 /** What to train. Exactly one of `lora` / `qlora`. */
 export interface ExperimentSpec {
@@ -161,10 +162,7 @@ export async function runExperiment(spec: ExperimentSpec, options: ExperimentOpt
       throw new Error(`layer '${p}' is a ${l.getClassName()}: runExperiment() needs a plain base (unload earlier adapters first)`);
     }
   }
-  const snapshot = new Map<tf.LayerVariable, tf.Tensor>();
-  for (const l of model.layers.values()) for (const w of l.weights) snapshot.set(w, w.read().clone());
-  const flags = new Map<tf.LayerVariable, boolean>([...snapshot.keys()].map((w) => [w, w.trainable]));
-  const layerFlags = new Map<tf.layers.Layer, boolean>([...model.layers.values()].map((l) => [l, l.trainable]));
+  const restore = snapshotModel(model);
   const baseValLoss = await taskValLoss(model, tokenizer, task, valN);
 
   let lm: LoraModel | undefined;
@@ -250,11 +248,6 @@ export async function runExperiment(spec: ExperimentSpec, options: ExperimentOpt
   } finally {
     lm?.unload();
     quantized?.restore();
-    for (const [l, on] of layerFlags) l.trainable = on; // sets the weights' flags too: restore those after
-    for (const [w, t] of snapshot) {
-      w.write(t);
-      t.dispose();
-      w.trainable = flags.get(w)!;
-    }
+    restore();
   }
 }

@@ -27,6 +27,27 @@ export {
   type Spread, type Comparison,
 } from './stats.js';
 export {
+  runFineTune,
+  weightMatrix,
+  tunedWeights,
+  curveRows,
+  type FineTuneMethod,
+  type FineTuneOptions,
+  type FineTuneRun,
+  type CurvePoint,
+  type ProbeScore,
+} from './finetune-run.js';
+export { FineTuneRuns, type FineTuneSetting, type FineTuneRunsProgress } from './finetune-runs.js';
+export { forgettingProbe, paretoFrontier, type TradeOffPoint } from './forgetting.js';
+export { bestLearningRate, bestRatesBySeed, rateRatio, type BestRate, type RateRatio } from './lr-sweep.js';
+export {
+  intruderDimensions,
+  intrudersByLayer,
+  chanceMaxCosine,
+  type IntruderOptions,
+  type IntruderAnalysis,
+} from './intruders.js';
+export {
   denseLayerPaths,
   denseWeights,
   writeDenseWeights,
