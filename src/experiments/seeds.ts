@@ -5,6 +5,7 @@
 // so it is not part of the settings: a run with a curve answers a later request without one.
 import type { ExperimentOptions, ExperimentResult, ExperimentSpec } from './experiment.js';
 import { runExperiment } from './experiment.js';
+import { canonical, RunMemo, seedRows, type SeedRowsStep } from './seed-rows.js';
 
 /** The options a setting may change; the model, tokenizer and seed stay the runner's. */
 export type ExperimentOverrides = Partial<Omit<ExperimentOptions, 'model' | 'tokenizer' | 'seed' | 'onProgress'>>;
@@ -15,18 +16,8 @@ export interface SeedExperiment {
   options?: ExperimentOverrides;
 }
 
-export interface SeedProgress {
-  /** Runs finished in this call (reused ones included), of `total`. */
-  done: number;
-  total: number;
-  /** The point's fields and the seed. */
-  point: Record<string, unknown>;
-  seed: number;
-  /** Wall time of the run (0 when it was reused). */
-  ms: number;
-  /** True when an earlier identical run was reused. */
-  reused: boolean;
-}
+/** One finished run: its point, seed, wall time (0 when reused) and the count so far. */
+export type SeedProgress = SeedRowsStep;
 
 /** The spec at one seed: the LoRA config's `seed` set (plain LoRA and QLoRA alike). */
 function seeded(spec: ExperimentSpec, seed: number): ExperimentSpec {
@@ -35,27 +26,17 @@ function seeded(spec: ExperimentSpec, seed: number): ExperimentSpec {
   return spec; // runExperiment reports the missing lora/qlora
 }
 
-/** JSON with object keys sorted, so equal settings give equal keys whatever order they were written in. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
 
 /** Runs experiments by setting and seed on one base model, remembering each run. */
 export class SeedRuns {
-  private readonly cache = new Map<string, Promise<ExperimentResult>>();
-  private trained = 0;
-  private reusedRuns = 0;
+  private readonly memo = new RunMemo<ExperimentResult>();
 
   /** `base`: the model, tokenizer, task and training options every run starts from (its `seed` is ignored). */
   constructor(readonly base: ExperimentOptions) {}
 
   /** Runs trained so far, and runs answered from an earlier identical one. */
   get counts(): { trained: number; reused: number } {
-    return { trained: this.trained, reused: this.reusedRuns };
+    return this.memo.counts;
   }
 
   /** The key a run is remembered by: everything that can change its training (not the curve that observes it). */
@@ -74,26 +55,12 @@ export class SeedRuns {
   /** One run at `seed`; an identical earlier run (same spec, seed and options) is returned instead of retrained. */
   async run(spec: ExperimentSpec, seed: number, options: ExperimentOverrides = {}): Promise<{ result: ExperimentResult; reused: boolean }> {
     if (!Number.isInteger(seed) || seed < 0) throw new Error(`seed must be a non-negative integer, got ${seed}`);
-    const key = this.key(spec, seed, options);
-    const known = this.cache.get(key);
-    if (known !== undefined) {
-      const result = await known;
-      if (this.hasCurve(result, options)) {
-        this.reusedRuns++;
-        return { result, reused: true };
-      }
-      // the same run, but its curve lacks steps now asked for: train it again, recording them
-    }
-    const pending = runExperiment(seeded(spec, seed), { ...this.base, ...options, seed });
-    this.cache.set(key, pending);
-    try {
-      const result = await pending;
-      this.trained++;
-      return { result, reused: false };
-    } catch (e) {
-      this.cache.delete(key); // a failed run is not remembered
-      throw e;
-    }
+    // a known run whose curve lacks steps now asked for is trained again, recording them
+    return this.memo.get(
+      this.key(spec, seed, options),
+      () => runExperiment(seeded(spec, seed), { ...this.base, ...options, seed }),
+      (known) => this.hasCurve(known, options),
+    );
   }
 
   /**
@@ -107,32 +74,16 @@ export class SeedRuns {
     measure: (result: ExperimentResult, point: P) => M,
     options: { onProgress?: (p: SeedProgress) => void } = {},
   ): Promise<(P & { seed: number } & M)[]> {
-    if (seeds.length === 0) throw new Error('rows() needs at least one seed, e.g. [0, 1, 2]');
-    if (new Set(seeds).size !== seeds.length) throw new Error(`seeds must differ, got ${JSON.stringify(seeds)}`);
-    const out: (P & { seed: number } & M)[] = [];
-    const total = points.length * seeds.length;
-    for (const point of points) {
-      const { spec, options: overrides } = experiment(point);
-      for (const seed of seeds) {
-        const t0 = performance.now();
-        let run: { result: ExperimentResult; reused: boolean };
-        try {
-          run = await this.run(spec, seed, overrides);
-        } catch (e) {
-          throw new Error(`run ${JSON.stringify(point)} at seed ${seed} failed: ${(e as Error).message}`);
-        }
-        out.push({ ...point, seed, ...measure(run.result, point) });
-        options.onProgress?.({
-          done: out.length,
-          total,
-          point,
-          seed,
-          ms: run.reused ? 0 : performance.now() - t0,
-          reused: run.reused,
-        });
-      }
-    }
-    return out;
+    return seedRows<P, ExperimentResult, M>(
+      points,
+      seeds,
+      (point, seed) => {
+        const { spec, options: overrides } = experiment(point);
+        return this.run(spec, seed, overrides);
+      },
+      measure,
+      options.onProgress,
+    );
   }
 }
 
