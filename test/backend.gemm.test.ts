@@ -163,6 +163,27 @@ describe('WebAssembly SIMD GEMM', () => {
     assert.equal(tf.memory().numTensors, before);
   });
 
+  it('wasm: a Cast to the same dtype shares memory safely; other casts still convert', async () => {
+    await useBackend('wasm', { log: null });
+    const before = tf.memory().numTensors;
+    const x = tf.tensor1d([1.5, -2.25, 3]);
+    const y = tf.cast(x, 'float32'); // shares x's memory
+    x.dispose();
+    assert.deepEqual(Array.from(await y.data()), [1.5, -2.25, 3]);
+    const v = tf.tidy(() => tf.variable(tf.tensor1d([4, 5, 6])));
+    const c = tf.cast(v, 'float32');
+    tf.tidy(() => v.assign(tf.tensor1d([7, 8, 9])));
+    assert.deepEqual(Array.from(await c.data()), [4, 5, 6]); // assign replaces the variable's data, not the cast's
+    const i = tf.cast(y, 'int32');
+    assert.equal(i.dtype, 'int32');
+    assert.deepEqual(Array.from(await i.data()), [1, -2, 3]);
+    const t = tf.tensor1d([2, 3]);
+    const g = tf.grad((u: tf.Tensor) => u.mul(u).sum())(t); // Mul's gradient casts its operands to float32
+    assert.deepEqual(Array.from(await g.data()), [4, 6]);
+    tf.dispose([y, v, c, i, t, g]);
+    assert.equal(tf.memory().numTensors, before);
+  });
+
   it('fastMatMul: false (or LORA_LAB_FAST_MATMUL=0) keeps the backend kernels', async () => {
     const info = await useBackend('cpu', { log: null, fastMatMul: false });
     assert.equal(info.fastMatMul, false);

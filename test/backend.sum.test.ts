@@ -20,6 +20,8 @@ const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOff
 // [shape, axis, keepDims]: leading axes (taken), and others the backends keep (unsorted, inner, all, mixed).
 const cases: [number[], number | number[], boolean][] = [
   [[2048, 128], 0, false],
+  [[64, 31], 0, false], // 7 quads of columns in SIMD, 3 after them
+  [[3, 2], 0, true], // no whole quad
   [[1, 2048, 512], [0, 1], false],
   [[32, 64, 128], [0, 1], true],
   [[7, 3, 5], -3, false],

@@ -3,7 +3,8 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { Gpt, blockPaths } from '../src/models/gpt.js';
+import { Gpt, blockPaths, gelu } from '../src/models/gpt.js';
+import { useBackend } from '../src/backend/index.js';
 import { gptConfig, GPT_PRESETS } from '../src/models/config.js';
 import { generate } from '../src/models/generate.js';
 import { MlpClassifier } from '../src/models/classifier.js';
@@ -14,6 +15,35 @@ before(async () => {
 });
 
 const nano = () => new Gpt(gptConfig({ preset: 'nano', vocabSize: 31 }), { seed: 3 });
+
+test('gelu is GPT-2\'s tanh GELU and its written-out gradient the derivative (float64 reference), no leaks', async () => {
+  const n = 4001;
+  const xs = Float64Array.from({ length: n }, (_, i) => -12 + (24 * i) / (n - 1));
+  const c = Math.sqrt(2 / Math.PI);
+  const t = (v: number) => Math.tanh(c * (v + 0.044715 * v ** 3));
+  const f = (v: number) => 0.5 * v * (1 + t(v));
+  const df = (v: number) => 0.5 * (1 + t(v)) + 0.5 * v * (1 - t(v) ** 2) * c * (1 + 3 * 0.044715 * v * v);
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await useBackend(backend, { log: null });
+    const before = tf.memory().numTensors;
+    const x = tf.tensor1d(Float32Array.from(xs));
+    const y = gelu(x);
+    const g = tf.grad((u: tf.Tensor) => gelu(u).sum())(x);
+    const [yv, gv] = [y.dataSync(), g.dataSync()];
+    tf.dispose([x, y, g]);
+    assert.equal(tf.memory().numTensors, before, backend);
+    let e = 0;
+    let eg = 0;
+    for (let i = 0; i < n; i++) {
+      const v = Math.fround(xs[i]!); // the float32 input
+      e = Math.max(e, Math.abs(yv[i]! - f(v)) / Math.max(1, Math.abs(f(v))));
+      eg = Math.max(eg, Math.abs(gv[i]! - df(v)) / Math.max(1, Math.abs(df(v))));
+    }
+    assert.ok(e < 5e-7, `${backend}: gelu off by ${e}`); // float32 rounding: a few ulp
+    assert.ok(eg < 5e-6, `${backend}: gelu's gradient off by ${eg}`);
+  }
+  await tf.setBackend('cpu');
+});
 
 test('layers have LLaMA/PEFT paths and PyTorch-like shapes', () => {
   const m = nano();

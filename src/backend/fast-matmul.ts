@@ -4,8 +4,9 @@
 // (attention) fall to a scalar loop at ~1 GFLOP/s; and neither uses more than one thread in Node, where this kernel
 // spreads large products over worker threads. Gradients are unchanged: they are registered per kernel name.
 // Sum over leading axes (bias and LayerNorm gradients) skips the backends' transpose (fast-sum.ts, same bits). On
-// wasm, Identity (which many gradients call through cast-to-same-dtype) also shares its input's memory instead of
-// copying it, as the cpu backend's Identity and wasm's own Reshape already do.
+// wasm, Identity and a Cast to the dtype a tensor already has (every product's and many other gradients cast their
+// operands to float32) share their input's memory instead of copying it, as the cpu backend's Identity and Cast and
+// wasm's own Reshape already do.
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulF32, gemmAvailable, THREAD_MIN_FLOPS } from './gemm.js';
 import { fastSum } from './fast-sum.js';
@@ -23,7 +24,7 @@ interface MatMulArgs {
 
 const MATMUL_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
 const kernelsFor = (backend: FastMatMulBackend): string[] =>
-  backend === 'wasm' ? [...MATMUL_KERNELS, 'Sum', 'Identity'] : [...MATMUL_KERNELS, 'Sum'];
+  backend === 'wasm' ? [...MATMUL_KERNELS, 'Sum', 'Identity', 'Cast'] : [...MATMUL_KERNELS, 'Sum'];
 const originals = new Map<string, tf.KernelConfig>();
 const key = (kernel: string, backend: string) => `${backend}/${kernel}`;
 
@@ -49,9 +50,11 @@ export function installFastMatMul(backend: FastMatMulBackend): boolean {
     const kernelFunc =
       kernelName === 'Identity'
         ? (args: IdentityArgs) => sharedIdentity(args, original)
-        : kernelName === 'Sum'
-          ? (args: Parameters<typeof fastSum>[0]) => fastSum(args, backend, original)
-          : (args: MatMulArgs) => fastMatMul(args, backend, original);
+        : kernelName === 'Cast'
+          ? (args: CastArgs) => sharedCast(args, original)
+          : kernelName === 'Sum'
+            ? (args: Parameters<typeof fastSum>[0]) => fastSum(args, backend, original)
+            : (args: MatMulArgs) => fastMatMul(args, backend, original);
     // Keep the original's setupFunc/disposeFunc: a backend that starts again (after tf.engine().reset(), which
     // releaseBackend() does for webgpu) must set up the original kernel the fallback calls.
     tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
@@ -81,6 +84,19 @@ function sharedIdentity(args: IdentityArgs, original: tf.KernelConfig): TensorIn
   if (x.dtype === 'string') return original.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
   args.backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+interface CastArgs extends IdentityArgs {
+  attrs: { dtype: tf.DataType };
+}
+
+/**
+ * A cast to the dtype x already has, without a copy (tfjs-wasm copies: every product's gradient casts its operands
+ * to float32, 24 copies of [2048, 512] per bench-preset step); any other cast is the backend's.
+ */
+function sharedCast(args: CastArgs, original: tf.KernelConfig): TensorInfo {
+  if (args.attrs.dtype !== args.inputs.x.dtype) return original.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  return sharedIdentity(args, original);
 }
 
 /** Leading (batch) dimensions → one batch size, or undefined when they broadcast in a way gemm.ts does not do. */

@@ -1,9 +1,11 @@
 // Sum over leading axes (x [R..., C...] → [C...]: every bias and LayerNorm gradient) for the cpu and wasm backends,
 // without the transpose their own Sum makes first (23 ms on wasm for [1, 2048, 512] → [512]). The same additions in
 // the same order as theirs — from 0, rows in order; float32 on wasm (C's float), float64 on cpu (a JS number) —
-// so the results are bit-identical to theirs.
+// so the results are bit-identical to theirs. On wasm four columns at a time in WebAssembly SIMD (columnSumsF32 in
+// gemm.ts: 5 ms → about 0.5 ms for [1, 2048, 512]).
 import type * as tf from '@tensorflow/tfjs';
 import type { CpuBackendInternals, WasmBackendInternals } from './internals.js';
+import { columnSumsF32 } from './gemm.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -38,9 +40,11 @@ export function fastSum(args: SumArgs, backendName: 'cpu' | 'wasm', original: tf
     const out = be.makeOutput(outShape, 'float32'); // allocate first: a heap growth would detach earlier views
     const o = be.typedArrayFromHeap(out);
     const v = be.typedArrayFromHeap(x);
-    o.fill(0);
-    // Each += rounds to float32, as `float sum += x` does in tfjs-wasm's kernel.
-    for (let i = 0; i < R; i++) for (let j = 0, at = i * C; j < C; j++, at++) o[j] = o[j]! + v[at]!;
+    // Each += rounds to float32, as `float sum += x` does in tfjs-wasm's kernel; in SIMD where there is SIMD.
+    if (!columnSumsF32(v, R, C, o)) {
+      o.fill(0);
+      for (let i = 0; i < R; i++) for (let j = 0, at = i * C; j < C; j++, at++) o[j] = o[j]! + v[at]!;
+    }
     return out;
   }
   const be = args.backend as CpuBackendInternals;

@@ -245,20 +245,51 @@ function epilogueCode(): number[] {
   return [...locals, ...body];
 }
 
-/** Names of the exports, in function-index order. */
-export const EXPORTS = ['kernel', 'packA', 'packAT', 'packB', 'packBT', 'epilogue'] as const;
+/**
+ * colsum(src, dst, rows, quads, row, _): dst[q] += src row i's quad q for i = 0, 1, .., rows − 1 in order, q < quads
+ * (4 floats each; rows `row` bytes apart). Per lane that is `sum += x` down a column from the caller's start value,
+ * the additions and order of a scalar float32 loop: the Sum over leading axes (fast-sum.ts) bit for bit.
+ * rows and quads ≥ 1.
+ */
+function colsumCode(): number[] {
+  const [SRCS, DSTS, ROWSS, QUADS, ROWB] = [0, 1, 2, 3, 4];
+  const [RI, QI, SS, DS] = [6, 7, 8, 9]; // i32 row, quads left, source cursor, destination cursor
+  const locals = vec([[...uleb(4), I32]]);
+  const body = [
+    ...op.i32(0), ...op.set(RI),
+    ...op.loop, // over rows, in order
+    ...op.get(SRCS), ...op.get(RI), ...op.get(ROWB), ...op.mul, ...op.add, ...op.set(SS),
+    ...op.get(DSTS), ...op.set(DS),
+    ...op.get(QUADS), ...op.set(QI),
+    ...op.loop, // over the row's quads
+    ...op.get(DS), ...op.get(DS), ...op.v128load(0), ...op.get(SS), ...op.v128load(0), ...op.f32x4add, ...op.v128store(0),
+    ...op.get(SS), ...op.i32(16), ...op.add, ...op.set(SS),
+    ...op.get(DS), ...op.i32(16), ...op.add, ...op.set(DS),
+    ...op.get(QI), ...op.i32(1), ...op.sub, ...op.set(QI),
+    ...op.get(QI), ...op.i32(0), ...op.ne, ...op.br_if(0),
+    ...op.end,
+    ...op.get(RI), ...op.i32(1), ...op.add, ...op.set(RI),
+    ...op.get(RI), ...op.get(ROWSS), ...op.ltU, ...op.br_if(0),
+    ...op.end,
+    ...op.end,
+  ];
+  return [...locals, ...body];
+}
 
-/** The module: imports env.mem (shared or not), exports the kernel, the four packers and the epilogue. */
+/** Names of the exports, in function-index order. */
+export const EXPORTS = ['kernel', 'packA', 'packAT', 'packB', 'packBT', 'epilogue', 'colsum'] as const;
+
+/** The module: imports env.mem (shared or not), exports the kernel, the four packers, the epilogue and colsum. */
 export function kernelModule(shared: boolean): ArrayBuffer {
   const memoryLimits = shared ? [0x03, ...uleb(1), ...uleb(MAX_PAGES)] : [0x00, ...uleb(1)];
-  const codes = [kernelCode(), packACode, packATCode, packBCode, packBTCode, epilogueCode()];
+  const codes = [kernelCode(), packACode, packATCode, packBCode, packBTCode, epilogueCode(), colsumCode()];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     // types: 0 = (i32 × 10) → () for the kernel, 1 = (i32 × 6) → () for the packers
     ...section(1, vec([[0x60, ...vec(new Array(10).fill([I32])), 0x00], [0x60, ...vec(new Array(6).fill([I32])), 0x00]])),
     // import env.mem: limits 0x03 = min, max, shared (threads proposal); 0x00 = min only
     ...section(2, vec([[...str('env'), ...str('mem'), 0x02, ...memoryLimits]])),
-    ...section(3, vec([[0], [1], [1], [1], [1], [1]])),
+    ...section(3, vec([[0], [1], [1], [1], [1], [1], [1]])),
     ...section(7, vec(EXPORTS.map((name, i) => [...str(name), 0x00, i]))),
     ...section(10, vec(codes.map((code) => [...uleb(code.length), ...code]))),
   ];

@@ -26,6 +26,7 @@ const MC_TILES = 16;
 // ---- the driver: pack, call the kernel block by block (on this thread or several), copy out -------------
 
 interface Instance extends Kernels {
+  colsum: (...args: number[]) => void;
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   packers: Packers;
@@ -56,9 +57,9 @@ function instantiate(isShared: boolean): Instance | null {
   try {
     const module = new WebAssembly.Module(kernelModule(isShared));
     const memory = new WebAssembly.Memory(isShared ? { initial: 1, maximum: MAX_PAGES, shared: true } : { initial: 1 });
-    const e = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Packers & Kernels;
+    const e = new WebAssembly.Instance(module, { env: { mem: memory } }).exports as unknown as Packers & Instance;
     const packers = { packA: e.packA, packAT: e.packAT, packB: e.packB, packBT: e.packBT };
-    return { module, memory, kernel: e.kernel, epilogue: e.epilogue, packers, f32: new Float32Array(memory.buffer) };
+    return { module, memory, kernel: e.kernel, epilogue: e.epilogue, colsum: e.colsum, packers, f32: new Float32Array(memory.buffer) };
   } catch {
     return null; // no SIMD (or no shared memory): callers fall back to the backend's own kernel (or one thread)
   }
@@ -324,6 +325,31 @@ function multiplyThreaded(
   }, 2 * MC_TILES * MR * groupPanels * NR * K);
   if (M === Mp && N === Np) c.set(mem.subarray(cBase, cBase + batch * M * N), cOffset);
   else for (let i = 0; i < batch; i++) copyOut(mem, cBase + i * cFloats, M, N, Np, c, cOffset + i * M * N);
+  return true;
+}
+
+/**
+ * out[j] = Σ_i x[i·C + j] for x row-major [R, C]: each column summed from 0, rows in order, every addition rounded to
+ * float32 (a scalar `float sum` loop, bit for bit), four columns at a time in WebAssembly SIMD on the calling thread.
+ * False (nothing written) where SIMD is unavailable.
+ */
+export function columnSumsF32(x: Float32Array, R: number, C: number, out: Float32Array): boolean {
+  const inst = plainInstance();
+  if (inst === null) return false;
+  out.fill(0, 0, C);
+  const quads = C >> 2;
+  if (R > 0 && quads > 0) {
+    const sums = roundUp(R * C, 4); // float offset of the sums, 16-byte aligned
+    reserve(inst, sums + quads * 4);
+    const mem = inst.f32;
+    mem.set(x.subarray(0, R * C), 0); // [R, C] as it is: rows C floats apart
+    mem.fill(0, sums, sums + quads * 4); // the sums, from 0
+    inst.colsum(0, sums * 4, R, quads, C * 4, 0);
+    out.set(mem.subarray(sums, sums + quads * 4), 0);
+  }
+  for (let j = quads * 4; j < C; j++) {
+    for (let i = 0, at = j; i < R; i++, at += C) out[j] = out[j]! + x[at]!; // rounded to float32 at every step
+  }
   return true;
 }
 

@@ -34,13 +34,29 @@ export function blockPaths(i: number): string[] {
   ];
 }
 
-/** GELU, tanh approximation (Hendrycks & Gimpel 2016), as GPT-2 uses. */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI)); // x³ by products: pow is slow on wasm
-    return x.mul(0.5).mul(tf.tanh(inner).add(1));
-  });
-}
+const GELU_A = 0.044715;
+const GELU_C = 2 * Math.sqrt(2 / Math.PI);
+
+/**
+ * GELU, tanh approximation (Hendrycks & Gimpel 2016), as GPT-2 uses: ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+ * Computed as x·s with s = σ(z), z = 2·√(2/π)·x·(1 + 0.044715·x²): the same function, as ½·(1 + tanh(z/2)) = σ(z).
+ * Why: on wasm, Sigmoid is XNNPACK's vectorised kernel and Tanh a scalar loop about 20× slower (a tenth of a
+ * training step, bench/RESULTS.md). The gradient is written out, dy·(s + x·s·(1 − s)·dz/dx) with
+ * dz/dx = 2·√(2/π)·(1 + 3·0.044715·x²), in 10 elementwise ops where autodiff through the formula takes 16.
+ */
+export const gelu: (x: tf.Tensor) => tf.Tensor = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const s = tf.tidy(() => tf.sigmoid(x.mul(x).mul(GELU_A).add(1).mul(x).mul(GELU_C))); // σ(z), as x
+  save([x, s]);
+  return {
+    value: x.mul(s),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ss] = saved as [tf.Tensor, tf.Tensor];
+      const dz = xs.mul(xs).mul(3 * GELU_A * GELU_C).add(GELU_C); // dz/dx
+      return dy.mul(ss.mul(ss.neg().add(1)).mul(dz).mul(xs).add(ss)); // dy·(s + s·(1 − s)·dz/dx·x)
+    },
+  };
+});
 
 /** Additive causal mask [T, T]: 0 where key position ≤ query position, −1e9 above the diagonal. */
 export function causalMask(t: number): tf.Tensor2D {
