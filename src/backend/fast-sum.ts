@@ -40,11 +40,7 @@ export function fastSum(args: SumArgs, backendName: 'cpu' | 'wasm', original: tf
     const out = be.makeOutput(outShape, 'float32'); // allocate first: a heap growth would detach earlier views
     const o = be.typedArrayFromHeap(out);
     const v = be.typedArrayFromHeap(x);
-    // Each += rounds to float32, as `float sum += x` does in tfjs-wasm's kernel; in SIMD where there is SIMD.
-    if (!columnSumsF32(v, R, C, o)) {
-      o.fill(0);
-      for (let i = 0; i < R; i++) for (let j = 0, at = i * C; j < C; j++, at++) o[j] = o[j]! + v[at]!;
-    }
+    columnSumsF32(v, R, C, o); // each += rounds to float32, as `float sum += x` does in tfjs-wasm's kernel
     return out;
   }
   const be = args.backend as CpuBackendInternals;

@@ -330,15 +330,14 @@ function multiplyThreaded(
 
 /**
  * out[j] = Σ_i x[i·C + j] for x row-major [R, C]: each column summed from 0, rows in order, every addition rounded to
- * float32 (a scalar `float sum` loop, bit for bit), four columns at a time in WebAssembly SIMD on the calling thread.
- * False (nothing written) where SIMD is unavailable.
+ * float32 (a scalar `float sum` loop, bit for bit), four columns at a time in WebAssembly SIMD on the calling thread
+ * (in JS where there is no SIMD, and for the last C mod 4 columns).
  */
-export function columnSumsF32(x: Float32Array, R: number, C: number, out: Float32Array): boolean {
+export function columnSumsF32(x: Float32Array, R: number, C: number, out: Float32Array): void {
   const inst = plainInstance();
-  if (inst === null) return false;
   out.fill(0, 0, C);
-  const quads = C >> 2;
-  if (R > 0 && quads > 0) {
+  const quads = inst === null ? 0 : C >> 2;
+  if (inst !== null && R > 0 && quads > 0) {
     const sums = roundUp(R * C, 4); // float offset of the sums, 16-byte aligned
     reserve(inst, sums + quads * 4);
     const mem = inst.f32;
@@ -350,7 +349,6 @@ export function columnSumsF32(x: Float32Array, R: number, C: number, out: Float3
   for (let j = quads * 4; j < C; j++) {
     for (let i = 0, at = j; i < R; i++, at += C) out[j] = out[j]! + x[at]!; // rounded to float32 at every step
   }
-  return true;
 }
 
 /** Row-major [rows, cols] matrix at `offset`, optionally read transposed, as a StridedMatrix. */
